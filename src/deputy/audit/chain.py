@@ -1,0 +1,46 @@
+"""The hash chain: each record's hash covers its content and the previous record's hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from deputy.audit.events import AuditEvent, AuditRecord
+
+GENESIS_HASH = "0" * 64
+
+
+def chain_hash(prev_hash: str, seq: int, event_id: str, time: int, event: AuditEvent) -> str:
+    body = json.dumps(
+        {"seq": seq, "id": event_id, "time": time, "event": event.to_dict()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    problem: str
+
+
+def verify_chain(records: Iterable[AuditRecord]) -> tuple[int, ChainBreak | None]:
+    """Walk the chain from the start. Returns (records checked, first break or None)."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    for record in records:
+        count += 1
+        if record.seq != expected_seq:
+            return count, ChainBreak(record.seq, f"sequence gap: expected {expected_seq}")
+        if record.prev_hash != expected_prev:
+            return count, ChainBreak(record.seq, "previous hash does not match")
+        actual = chain_hash(record.prev_hash, record.seq, record.event_id, record.time, record.event)
+        if actual != record.hash:
+            return count, ChainBreak(record.seq, "record content does not match its hash")
+        expected_prev = record.hash
+        expected_seq += 1
+    return count, None

@@ -1,0 +1,42 @@
+"""Every grant-type, token-type and assertion-type URN Deputy speaks, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Grant types (RFC 6749 §4.4, RFC 8693 §2.1, RFC 7523 §2.1)
+GRANT_CLIENT_CREDENTIALS: Final = "client_credentials"
+GRANT_TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+# Token type identifiers (RFC 8693 §3)
+TOKEN_TYPE_ACCESS_TOKEN: Final = "urn:ietf:params:oauth:token-type:access_token"
+TOKEN_TYPE_REFRESH_TOKEN: Final = "urn:ietf:params:oauth:token-type:refresh_token"
+TOKEN_TYPE_ID_TOKEN: Final = "urn:ietf:params:oauth:token-type:id_token"
+TOKEN_TYPE_JWT: Final = "urn:ietf:params:oauth:token-type:jwt"
+TOKEN_TYPE_ID_JAG: Final = "urn:ietf:params:oauth:token-type:id-jag"
+
+# Client assertion type (RFC 7523 §2.2)
+CLIENT_ASSERTION_TYPE_JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+# Client authentication methods (RFC 8414 / OIDC registration names)
+AUTH_CLIENT_SECRET_BASIC: Final = "client_secret_basic"
+AUTH_CLIENT_SECRET_POST: Final = "client_secret_post"
+AUTH_PRIVATE_KEY_JWT: Final = "private_key_jwt"
+
+# JOSE header `typ` values
+TYP_ACCESS_TOKEN: Final = "at+jwt"  # RFC 9068 §2.1
+TYP_ID_JAG: Final = "oauth-id-jag+jwt"
+TYP_DPOP: Final = "dpop+jwt"
+
+# Signing algorithms Deputy issues with; HMAC and "none" are never accepted anywhere.
+ALG_ES256: Final = "ES256"
+ALG_RS256: Final = "RS256"
+ISSUING_ALGORITHMS: Final = (ALG_ES256, ALG_RS256)
+CLIENT_ASSERTION_ALGORITHMS: Final = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+
+# Actor profile (draft-mcguinness-oauth-actor-profile)
+SUB_PROFILE_USER: Final = "user"
+SUB_PROFILE_AGENT: Final = "ai_agent"
+
+TOKEN_TYPE_BEARER: Final = "Bearer"

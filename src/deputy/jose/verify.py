@@ -1,0 +1,125 @@
+"""``verify_jwt``: signature, algorithm pin, ``typ`` and claims, always together.
+
+joserfc's ``jwt.decode`` checks the signature only; calling it directly is how expired or
+wrongly-typed tokens get accepted. Everything in Deputy that reads a JWT goes through here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+__all__ = ["JWTInvalid", "VerifiedJWT", "peek_claims", "verify_jwt"]
+
+MAX_JWT_BYTES = 16 * 1024
+FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+
+
+class JWTInvalid(Exception):
+    """The JWT failed verification; the message is private detail for logs and audit."""
+
+
+@dataclass(frozen=True)
+class VerifiedJWT:
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+
+
+def _b64json(segment: str) -> dict[str, Any]:
+    padded = segment + "=" * (-len(segment) % 4)
+    value = json.loads(base64.urlsafe_b64decode(padded))
+    if not isinstance(value, dict):
+        raise JWTInvalid("segment is not a JSON object")
+    return value
+
+
+def peek_claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims WITHOUT verification, to pick keys and issuers. Never trust the result."""
+    if len(token) > MAX_JWT_BYTES:
+        raise JWTInvalid("token too large")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise JWTInvalid("not a compact JWS")
+    try:
+        return _b64json(parts[0]), _b64json(parts[1])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JWTInvalid(f"malformed JWT: {exc.__class__.__name__}") from None
+
+
+def _audience_matches(aud: object, expected: Collection[str]) -> bool:
+    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return any(isinstance(v, str) and v in expected for v in values)
+
+
+def verify_jwt(
+    token: str,
+    keys: KeySet,
+    *,
+    algorithms: Collection[str],
+    now: int,
+    typ: str | None,
+    issuer: str | Collection[str] | None = None,
+    audience: Collection[str] | None = None,
+    required: Collection[str] = ("exp",),
+    leeway: int = 30,
+    max_lifetime: int | None = None,
+) -> VerifiedJWT:
+    """Verify ``token`` completely or raise :class:`JWTInvalid`.
+
+    ``typ`` None means the header must not claim a different explicit type that we know to be
+    a confusion risk; any other value must match exactly (case-insensitively, RFC 7515 §4.1.9).
+    """
+    allowed = [a for a in algorithms if a not in FORBIDDEN_ALGORITHMS]
+    header, _ = peek_claims(token)
+    alg = header.get("alg")
+    if alg not in allowed:
+        raise JWTInvalid(f"algorithm {alg!r} not allowed")
+    kid = header.get("kid")
+    if kid is not None:
+        try:
+            key = keys.get_by_kid(kid)
+        except (ValueError, KeyError, JoseError):
+            raise JWTInvalid(f"unknown kid {kid!r}") from None
+        key_alg = key.get("alg") if hasattr(key, "get") else None
+        if key_alg is not None and key_alg != alg:  # pin the algorithm per key (RS256 -> HS256 etc.)
+            raise JWTInvalid(f"key {kid!r} is pinned to {key_alg}, token says {alg}")
+    header_typ = header.get("typ")
+    if typ is not None:
+        if not isinstance(header_typ, str) or header_typ.lower() not in {
+            typ.lower(),
+            f"application/{typ}".lower(),
+        }:
+            raise JWTInvalid(f"typ {header_typ!r} where {typ!r} is required")
+    try:
+        decoded = jwt.decode(token, keys, algorithms=allowed)
+    except (JoseError, ValueError) as exc:
+        raise JWTInvalid(f"signature check failed: {exc.__class__.__name__}") from None
+    claims = decoded.claims
+    for name in required:
+        if name not in claims:
+            raise JWTInvalid(f"missing claim {name!r}")
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and (not isinstance(claims[name], int) or isinstance(claims[name], bool)):
+            raise JWTInvalid(f"claim {name!r} is not an integer")
+    if "exp" in claims and claims["exp"] + leeway <= now:
+        raise JWTInvalid("token expired")
+    if "nbf" in claims and claims["nbf"] - leeway > now:
+        raise JWTInvalid("token not yet valid")
+    if "iat" in claims and claims["iat"] - leeway > now:
+        raise JWTInvalid("token issued in the future")
+    if max_lifetime is not None and "exp" in claims and claims["exp"] - now > max_lifetime:
+        raise JWTInvalid("exp unreasonably far in the future")
+    if issuer is not None:
+        issuers = {issuer} if isinstance(issuer, str) else set(issuer)
+        if claims.get("iss") not in issuers:
+            raise JWTInvalid(f"issuer {claims.get('iss')!r} not accepted")
+    if audience is not None and not _audience_matches(claims.get("aud"), audience):
+        raise JWTInvalid(f"audience {claims.get('aud')!r} not accepted")
+    return VerifiedJWT(header=decoded.header, claims=claims)

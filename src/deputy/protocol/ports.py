@@ -1,0 +1,69 @@
+"""What the protocol core needs from storage, declared next to its consumers (small Protocols).
+
+The SQL implementation lives in :mod:`deputy.storage`; tests may use it or fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from deputy.audit import AuditEvent, AuditRecord
+from deputy.jose import KeyRing
+from deputy.realm import Agent, Resource, User
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """The lineage record of an issued token: enough to revoke it and everything derived from it."""
+
+    jti: str
+    subject: str
+    client_id: str
+    grant_type: str
+    mode: str  # "user" | "delegation" | "impersonation" | "client"
+    issued_at: int
+    expires_at: int
+    audience: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()  # current actor first, then prior actors
+    parent_jti: str | None = None
+    revoked_at: int | None = None
+    revoked_reason: str | None = None
+
+
+class RealmReader(Protocol):
+    def get_agent(self, client_id: str) -> Agent | None: ...
+    def get_user(self, username: str) -> User | None: ...
+    def get_resource(self, identifier: str) -> Resource | None: ...
+    def user_entitlements(self, username: str, resource: str) -> frozenset[str]: ...
+
+
+class TokenLedger(Protocol):
+    def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
+        """Store the lineage record and its audit event in one durable transaction."""
+        ...
+
+    def get_token(self, jti: str) -> TokenRecord | None: ...
+
+    def ancestry(self, jti: str) -> list[TokenRecord]:
+        """The token's record followed by its parent's, up to the root."""
+        ...
+
+    def revoke(self, jti: str, reason: str, now: int, event: AuditEvent) -> int:
+        """Revoke the token and every token derived from it; returns how many were revoked."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent) -> AuditRecord: ...
+
+
+class ReplayCache(Protocol):
+    def mark_used(self, key: str, expires_at: int) -> bool:
+        """Atomically record ``key``; False if it was already recorded (a replay)."""
+        ...
+
+
+class KeySource(Protocol):
+    def key_ring(self) -> KeyRing: ...

@@ -1,0 +1,27 @@
+"""The realm: users, groups, agents, resources and entitlements (plain data, no storage)."""
+
+from __future__ import annotations
+
+from deputy.realm.models import (
+    AgentStatus,
+    Agent,
+    AgentKey,
+    AgentSecret,
+    Entitlement,
+    Group,
+    Resource,
+    ResourceGrant,
+    User,
+)
+
+__all__ = [
+    "Agent",
+    "AgentKey",
+    "AgentSecret",
+    "AgentStatus",
+    "Entitlement",
+    "Group",
+    "Resource",
+    "ResourceGrant",
+    "User",
+]

@@ -1,0 +1,118 @@
+"""Realm objects as immutable dataclasses. Validation lives in :mod:`deputy.realm.schema`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class AgentStatus(StrEnum):
+    """Agent lifecycle (Okta's AI agent registry uses the same stages)."""
+
+    STAGED = "staged"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    display_name: str = ""
+    email: str = ""
+    groups: tuple[str, ...] = ()
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A protected API (or an agent that receives delegated tokens), named by its identifier."""
+
+    identifier: str
+    name: str = ""
+    scopes: tuple[str, ...] = ()
+    signing_alg: str = "ES256"
+    token_ttl: int = 300
+
+
+@dataclass(frozen=True)
+class ResourceGrant:
+    """What an agent may obtain at one resource."""
+
+    resource: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgentSecret:
+    secret_id: str
+    secret_hash: str
+    created_at: int
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class AgentKey:
+    """A public key registered for private_key_jwt client authentication."""
+
+    kid: str
+    jwk: dict[str, Any]
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Agent:
+    client_id: str
+    name: str = ""
+    description: str = ""
+    owners: tuple[str, ...] = ()
+    status: AgentStatus = AgentStatus.STAGED
+    may_impersonate: bool = False
+    # The users and groups this agent may act for; "*" in users means any user.
+    subject_users: tuple[str, ...] = ()
+    subject_groups: tuple[str, ...] = ()
+    resource_grants: tuple[ResourceGrant, ...] = ()
+    # Audience values that identify this agent in a subject token (its client_id always does).
+    audiences: tuple[str, ...] = ()
+    secrets: tuple[AgentSecret, ...] = field(default=(), compare=False)
+    keys: tuple[AgentKey, ...] = field(default=(), compare=False)
+
+    @property
+    def identifiers(self) -> frozenset[str]:
+        return frozenset((self.client_id, *self.audiences))
+
+    def grant_for(self, resource: str) -> ResourceGrant | None:
+        for grant in self.resource_grants:
+            if grant.resource == resource:
+                return grant
+        return None
+
+    def may_act_for(self, user: User) -> bool:
+        if "*" in self.subject_users or user.username in self.subject_users:
+            return True
+        return any(group in self.subject_groups for group in user.groups)
+
+    @property
+    def auth_methods(self) -> frozenset[str]:
+        methods: set[str] = set()
+        if self.secrets:
+            methods.update({"client_secret_basic", "client_secret_post"})
+        if self.keys:
+            methods.add("private_key_jwt")
+        return frozenset(methods)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """Members of ``group`` may use ``scopes`` at ``resource``."""
+
+    group: str
+    resource: str
+    scopes: tuple[str, ...]

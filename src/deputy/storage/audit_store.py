@@ -1,0 +1,106 @@
+"""The append-only, hash-chained audit table."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Select, insert, select
+
+from deputy.audit import GENESIS_HASH, AuditEvent, AuditRecord, chain_hash
+from deputy.clock import Clock
+from deputy.storage.database import Database
+from deputy.storage.schema import audit_events
+
+
+def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:
+    """Append inside the caller's write transaction (which must hold the audit lock)."""
+    head = conn.execute(
+        select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+    ).first()
+    seq = 1 if head is None else int(head.seq) + 1
+    prev_hash = GENESIS_HASH if head is None else str(head.hash)
+    event_id = uuid.uuid4().hex
+    digest = chain_hash(prev_hash, seq, event_id, now, event)
+    conn.execute(
+        insert(audit_events).values(
+            seq=seq,
+            event_id=event_id,
+            time=now,
+            type=event.type,
+            outcome=event.outcome,
+            client_id=event.client_id,
+            subject=event.subject,
+            actors="|" + "|".join(event.actor_chain) + "|",
+            audience="|" + "|".join(event.audience) + "|",
+            body=json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":")),
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+    )
+    return AuditRecord(seq, event_id, now, event, prev_hash, digest)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    subject: str | None = None
+    agent: str | None = None  # client or any actor in the chain
+    audience: str | None = None
+    type: str | None = None
+    outcome: str | None = None
+    since: int | None = None
+    until: int | None = None
+    limit: int | None = None
+    newest_first: bool = False
+
+
+class AuditStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        with self._db.write(audit=True) as conn:
+            return append_in(conn, event, self._clock.now())
+
+    def _query(self, flt: AuditFilter) -> Select[tuple[object, ...]]:
+        t = audit_events
+        query = select(t.c.seq, t.c.event_id, t.c.time, t.c.body, t.c.prev_hash, t.c.hash)
+        if flt.subject:
+            query = query.where(t.c.subject == flt.subject)
+        if flt.agent:
+            query = query.where(
+                (t.c.client_id == flt.agent) | t.c.actors.contains(f"|{flt.agent}|", autoescape=True)
+            )
+        if flt.audience:
+            query = query.where(t.c.audience.contains(f"|{flt.audience}|", autoescape=True))
+        if flt.type:
+            query = query.where(t.c.type == flt.type)
+        if flt.outcome:
+            query = query.where(t.c.outcome == flt.outcome)
+        if flt.since is not None:
+            query = query.where(t.c.time >= flt.since)
+        if flt.until is not None:
+            query = query.where(t.c.time < flt.until)
+        query = query.order_by(t.c.seq.desc() if flt.newest_first else t.c.seq)
+        if flt.limit:
+            query = query.limit(flt.limit)
+        return query
+
+    def records(self, flt: AuditFilter | None = None, batch: int = 1000) -> Iterator[AuditRecord]:
+        """Matching records, read in batches so that a long trail does not fill memory."""
+        flt = flt or AuditFilter()
+        with self._db.read() as conn:
+            result = conn.execution_options(yield_per=batch).execute(self._query(flt))
+            for row in result:
+                event = AuditEvent.from_dict(json.loads(str(row.body)))
+                yield AuditRecord(
+                    int(row.seq), str(row.event_id), int(row.time), event, str(row.prev_hash), str(row.hash)
+                )
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            last = conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq.desc()).limit(1)).first()
+            return 0 if last is None else int(last.seq)

@@ -1,0 +1,87 @@
+"""Engine set-up and the two kinds of transaction: read, and serialised write.
+
+SQLite: WAL, ``synchronous=FULL`` (a commit is on disk before we answer), ``BEGIN IMMEDIATE`` for
+writes so that the audit chain head is read and extended atomically, across processes too.
+PostgreSQL: writes that extend the audit chain take a transaction-level advisory lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+
+from deputy.errors import TemporarilyUnavailable
+from deputy.storage.schema import metadata
+
+AUDIT_LOCK_ID = 0x44455055  # "DEPU"
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        self._write_lock = threading.Lock()
+        if self.is_sqlite:
+            self._configure_sqlite()
+
+    def _configure_sqlite(self) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            if ":memory:" not in self.url:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise TemporarilyUnavailable("store_unavailable", str(exc.orig)) from None
+
+    @contextmanager
+    def write(self, *, audit: bool = False) -> Iterator[Connection]:
+        """A write transaction; committed (durably) when the block ends without error."""
+        try:
+            if self.is_sqlite:
+                with self._write_lock, self.engine.connect() as conn:
+                    conn.info["write"] = True
+                    try:
+                        with conn.begin():
+                            yield conn
+                    finally:
+                        conn.info.pop("write", None)
+            else:
+                with self.engine.connect() as conn:
+                    with conn.begin():
+                        if audit:
+                            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+                        yield conn
+        except OperationalError as exc:
+            raise TemporarilyUnavailable("store_unavailable", str(exc.orig)) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,82 @@
+"""Persisted signing keys, shared by every server process; rotation with an overlap window."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import insert, select, update
+
+from deputy.clock import Clock
+from deputy.constants import ISSUING_ALGORITHMS
+from deputy.jose import KeyRing, StoredKey, generate_key
+from deputy.storage.database import Database
+from deputy.storage.schema import signing_keys
+
+
+class KeyStore:
+    """Loads the key ring from the database and re-reads it every ``refresh_seconds``,
+    so a rotation made by one process (or the CLI) reaches every other."""
+
+    def __init__(self, db: Database, clock: Clock, refresh_seconds: int = 30) -> None:
+        self._db = db
+        self._clock = clock
+        self._refresh = refresh_seconds
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0
+        self._lock = threading.Lock()
+
+    def stored_keys(self) -> list[StoredKey]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(signing_keys).order_by(signing_keys.c.created_at)).all()
+        return [
+            StoredKey(r.kid, r.alg, dict(r.private_jwk), int(r.created_at), r.retire_at) for r in rows
+        ]
+
+    def ensure_keys(self) -> None:
+        """Create an active key for every issuing algorithm that has none (first start)."""
+        now = self._clock.now()
+        active = {k.alg for k in self.stored_keys() if k.retire_at is None}
+        for alg in ISSUING_ALGORITHMS:
+            if alg not in active:
+                self._insert(generate_key(alg, now))
+        self.invalidate()
+
+    def _insert(self, key: StoredKey) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                insert(signing_keys).values(
+                    kid=key.kid, alg=key.alg, private_jwk=dict(key.private_jwk),
+                    created_at=key.created_at, retire_at=key.retire_at,
+                )
+            )
+
+    def rotate(self, alg: str, overlap_seconds: int) -> StoredKey:
+        """Make a new active key for ``alg``; the old one stays published for the overlap."""
+        now = self._clock.now()
+        new_key = generate_key(alg, now)
+        with self._db.write() as conn:
+            conn.execute(
+                update(signing_keys)
+                .where(signing_keys.c.alg == alg, signing_keys.c.retire_at.is_(None))
+                .values(retire_at=now + overlap_seconds)
+            )
+            conn.execute(
+                insert(signing_keys).values(
+                    kid=new_key.kid, alg=alg, private_jwk=dict(new_key.private_jwk),
+                    created_at=now, retire_at=None,
+                )
+            )
+        self.invalidate()
+        return new_key
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._ring = None
+
+    def key_ring(self) -> KeyRing:
+        now = self._clock.now()
+        with self._lock:
+            if self._ring is None or now - self._loaded_at >= self._refresh:
+                self._ring = KeyRing(self.stored_keys(), now)
+                self._loaded_at = now
+            return self._ring

@@ -1,0 +1,161 @@
+"""Tables. JSON columns hold small lists; everything queried on has its own indexed column."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(200), primary_key=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("email", String(320), nullable=False, default=""),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("username", String(200), primary_key=True),
+    Column("group_name", String(200), primary_key=True, index=True),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("identifier", String(500), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("scopes", JSON, nullable=False),
+    Column("signing_alg", String(10), nullable=False),
+    Column("token_ttl", Integer, nullable=False),
+)
+
+entitlements = Table(
+    "entitlements",
+    metadata,
+    Column("group_name", String(200), primary_key=True),
+    Column("resource", String(500), primary_key=True, index=True),
+    Column("scopes", JSON, nullable=False),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("client_id", String(200), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("owners", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("may_impersonate", Boolean, nullable=False, default=False),
+    Column("subject_users", JSON, nullable=False),
+    Column("subject_groups", JSON, nullable=False),
+    Column("audiences", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+agent_grants = Table(
+    "agent_grants",
+    metadata,
+    Column("client_id", String(200), primary_key=True),
+    Column("resource", String(500), primary_key=True),
+    Column("scopes", JSON, nullable=False),
+)
+
+agent_secrets = Table(
+    "agent_secrets",
+    metadata,
+    Column("secret_id", String(64), primary_key=True),
+    Column("client_id", String(200), nullable=False, index=True),
+    Column("secret_hash", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+)
+
+agent_keys = Table(
+    "agent_keys",
+    metadata,
+    Column("client_id", String(200), primary_key=True),
+    Column("kid", String(200), primary_key=True),
+    Column("jwk", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("parent_jti", String(64), nullable=True, index=True),
+    Column("subject", String(200), nullable=False, index=True),
+    Column("client_id", String(200), nullable=False),
+    Column("grant_type", String(100), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("audience", JSON, nullable=False),
+    Column("scope", JSON, nullable=False),
+    Column("actors", JSON, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("revoked_reason", String(100), nullable=True),
+)
+
+token_actors = Table(
+    "token_actors",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("agent_id", String(200), primary_key=True),
+    Index("ix_token_actors_agent", "agent_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("time", BigInteger, nullable=False, index=True),
+    Column("type", String(100), nullable=False, index=True),
+    Column("outcome", String(20), nullable=False),
+    Column("client_id", String(200), nullable=True, index=True),
+    Column("subject", String(200), nullable=True, index=True),
+    Column("actors", Text, nullable=False),  # "|a|b|" for filtering by any agent in the chain
+    Column("audience", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the event as canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+replay_cache = Table(
+    "replay_cache",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(100), primary_key=True),
+    Column("alg", String(10), nullable=False),
+    Column("private_jwk", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("retire_at", BigInteger, nullable=True),
+)

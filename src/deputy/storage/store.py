@@ -1,0 +1,30 @@
+"""The store: one database, the role-named stores on top of it."""
+
+from __future__ import annotations
+
+from deputy.clock import Clock, SystemClock
+from deputy.storage.audit_store import AuditStore
+from deputy.storage.database import Database
+from deputy.storage.key_store import KeyStore
+from deputy.storage.realm_store import RealmStore
+from deputy.storage.replay_store import ReplayStore
+from deputy.storage.token_store import TokenStore
+
+
+class Store:
+    def __init__(self, url: str, clock: Clock | None = None, key_refresh_seconds: int = 30) -> None:
+        self.clock = clock or SystemClock()
+        self.db = Database(url)
+        self.realm = RealmStore(self.db)
+        self.tokens = TokenStore(self.db, self.clock)
+        self.audit = AuditStore(self.db, self.clock)
+        self.replay = ReplayStore(self.db, self.clock)
+        self.keys = KeyStore(self.db, self.clock, key_refresh_seconds)
+
+    def initialise(self) -> None:
+        """Create the schema if needed and make sure signing keys exist."""
+        self.db.create_schema()
+        self.keys.ensure_keys()
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,145 @@
+"""Token lineage: who got which token from which, and revocation that cascades down the tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, text, update
+
+from deputy.audit import AuditEvent, AuditRecord
+from deputy.clock import Clock
+from deputy.protocol.ports import TokenRecord
+from deputy.storage.audit_store import append_in
+from deputy.storage.database import Database
+from deputy.storage.schema import token_actors, tokens
+
+_DESCENDANTS = text(
+    """
+    WITH RECURSIVE tree(jti) AS (
+        SELECT jti FROM tokens WHERE jti = :root
+        UNION
+        SELECT t.jti FROM tokens t JOIN tree ON t.parent_jti = tree.jti
+    )
+    SELECT jti FROM tree
+    """
+)
+
+
+def _record(row: Row[Any]) -> TokenRecord:
+    return TokenRecord(
+        jti=row.jti,
+        subject=row.subject,
+        client_id=row.client_id,
+        grant_type=row.grant_type,
+        mode=row.mode,
+        issued_at=int(row.issued_at),
+        expires_at=int(row.expires_at),
+        audience=tuple(row.audience),
+        scope=tuple(row.scope),
+        actors=tuple(row.actors),
+        parent_jti=row.parent_jti,
+        revoked_at=row.revoked_at,
+        revoked_reason=row.revoked_reason,
+    )
+
+
+class TokenStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
+        with self._db.write(audit=True) as conn:
+            conn.execute(
+                insert(tokens).values(
+                    jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
+                    client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
+                    audience=list(record.audience), scope=list(record.scope),
+                    actors=list(record.actors), issued_at=record.issued_at,
+                    expires_at=record.expires_at,
+                )
+            )
+            actors = set(record.actors)
+            if actors:
+                conn.execute(insert(token_actors), [{"jti": record.jti, "agent_id": a} for a in actors])
+            return append_in(conn, event, self._clock.now())
+
+    def get_token(self, jti: str) -> TokenRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.jti == jti)).first()
+        return None if row is None else _record(row)
+
+    def ancestry(self, jti: str) -> list[TokenRecord]:
+        chain: list[TokenRecord] = []
+        seen: set[str] = set()
+        with self._db.read() as conn:
+            current: str | None = jti
+            while current is not None and current not in seen:
+                seen.add(current)
+                row = conn.execute(select(tokens).where(tokens.c.jti == current)).first()
+                if row is None:
+                    break
+                record = _record(row)
+                chain.append(record)
+                current = record.parent_jti
+        return chain
+
+    def descendants(self, jti: str) -> list[TokenRecord]:
+        """The token and everything derived from it (for `deputy tokens show`)."""
+        with self._db.read() as conn:
+            ids = [r.jti for r in conn.execute(_DESCENDANTS, {"root": jti})]
+            if not ids:
+                return []
+            rows = conn.execute(select(tokens).where(tokens.c.jti.in_(ids)).order_by(tokens.c.issued_at))
+            return [_record(r) for r in rows]
+
+    @staticmethod
+    def _revoke_trees(conn: Connection, roots: Iterable[str], reason: str, now: int) -> int:
+        count = 0
+        for root in roots:
+            ids = [r.jti for r in conn.execute(_DESCENDANTS, {"root": root})]
+            if ids:
+                result = conn.execute(
+                    update(tokens)
+                    .where(tokens.c.jti.in_(ids), tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=now, revoked_reason=reason)
+                )
+                count += int(result.rowcount or 0)
+        return count
+
+    def revoke(self, jti: str, reason: str, now: int, event: AuditEvent) -> int:
+        with self._db.write(audit=True) as conn:
+            count = self._revoke_trees(conn, [jti], reason, now)
+            append_in(conn, _with_count(event, count), now)
+            return count
+
+    def revoke_by_actor_in(self, conn: Connection, agent_id: str, reason: str, now: int) -> int:
+        """Revoke every live token in which ``agent_id`` acted, and their descendants."""
+        roots = [
+            r.jti
+            for r in conn.execute(
+                select(token_actors.c.jti)
+                .join(tokens, tokens.c.jti == token_actors.c.jti)
+                .where(token_actors.c.agent_id == agent_id, tokens.c.revoked_at.is_(None), tokens.c.expires_at > now)
+            )
+        ]
+        roots += [
+            r.jti
+            for r in conn.execute(
+                select(tokens.c.jti).where(
+                    tokens.c.client_id == agent_id, tokens.c.revoked_at.is_(None), tokens.c.expires_at > now
+                )
+            )
+        ]
+        return self._revoke_trees(conn, dict.fromkeys(roots), reason, now)
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            return len(conn.execute(select(tokens.c.jti)).all())
+
+
+def _with_count(event: AuditEvent, count: int) -> AuditEvent:
+    data = dict(event.data)
+    data["revoked_count"] = count
+    return AuditEvent(**{**event.__dict__, "data": data})
