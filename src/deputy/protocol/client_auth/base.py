@@ -1,0 +1,78 @@
+"""The client authentication step of every endpoint: exactly one method, or a clear refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from deputy.errors import InvalidClient, InvalidRequest
+from deputy.protocol.context import ServerContext
+from deputy.protocol.request import FormRequest
+from deputy.realm import Agent
+
+
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    agent: Agent
+    method: str
+
+    @property
+    def client_id(self) -> str:
+        return self.agent.client_id
+
+
+class ClientAuthMethod(Protocol):
+    name: str
+
+    def presented(self, request: FormRequest) -> bool:
+        """Whether the request carries this method's credentials."""
+        ...
+
+    def authenticate(self, request: FormRequest, ctx: ServerContext, endpoint_url: str) -> AuthenticatedClient: ...
+
+
+class ClientAuthenticator:
+    """Tries the registered methods; built-ins register through :meth:`register` like any other."""
+
+    def __init__(self) -> None:
+        self._methods: list[ClientAuthMethod] = []
+
+    def register(self, method: ClientAuthMethod) -> None:
+        if any(m.name == method.name for m in self._methods):
+            raise ValueError(f"client auth method {method.name!r} registered twice")
+        self._methods.append(method)
+
+    @property
+    def method_names(self) -> list[str]:
+        return [m.name for m in self._methods]
+
+    def authenticate(self, request: FormRequest, ctx: ServerContext, endpoint_url: str) -> AuthenticatedClient:
+        presented = [m for m in self._methods if m.presented(request)]
+        if len(presented) > 1:
+            raise InvalidRequest("client_auth_multiple", ", ".join(m.name for m in presented))
+        if not presented:
+            client_id = request.one("client_id")
+            if client_id is not None:
+                # A client_id alone is not authentication: every Deputy client is confidential.
+                raise InvalidClient("client_secret_missing", f"client {client_id!r} sent no credentials")
+            raise InvalidClient("client_auth_missing", "no client authentication")
+        return presented[0].authenticate(request, ctx, endpoint_url)
+
+
+def require_active_credentials(agent: Agent | None, client_id: str, method: str) -> Agent:
+    if agent is None:
+        raise InvalidClient("client_unknown", f"unknown client {client_id!r}")
+    if method not in agent.auth_methods:
+        raise InvalidClient("client_auth_method_not_allowed", f"{client_id!r} has no credentials for {method}")
+    return agent
+
+
+def default_authenticator() -> ClientAuthenticator:
+    from deputy.protocol.client_auth.private_key_jwt import PrivateKeyJWT
+    from deputy.protocol.client_auth.secret import ClientSecretBasic, ClientSecretPost
+
+    authenticator = ClientAuthenticator()
+    authenticator.register(ClientSecretBasic())
+    authenticator.register(ClientSecretPost())
+    authenticator.register(PrivateKeyJWT())
+    return authenticator

@@ -1,0 +1,24 @@
+"""Everything a grant or endpoint needs, wired once at start-up (no globals, no mutable state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deputy.clock import Clock
+from deputy.config import Settings
+from deputy.protocol.ports import AuditLog, KeySource, RealmReader, ReplayCache, TokenLedger
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    settings: Settings
+    realm: RealmReader
+    tokens: TokenLedger
+    audit: AuditLog
+    replay: ReplayCache
+    keys: KeySource
+    clock: Clock
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.issuer

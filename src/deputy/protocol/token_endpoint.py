@@ -1,0 +1,76 @@
+"""The token endpoint as a pipeline of small steps (RFC 6749 §3.2):
+
+parse → authenticate the client → check it is active → dispatch to the grant → record lineage and
+audit durably → respond. A refusal at any step is audited with everything learnt so far.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from deputy.errors import DeputyError, OAuthError, ServerError, TemporarilyUnavailable, UnauthorizedClient, UnsupportedGrantType
+from deputy.protocol.client_auth import ClientAuthenticator, default_authenticator
+from deputy.protocol.context import ServerContext
+from deputy.protocol.grants import GrantRegistry, Trace, default_grants
+from deputy.protocol.request import FormRequest
+from deputy.protocol.response import NO_STORE, Response
+from deputy.realm import AgentStatus
+
+log = logging.getLogger("deputy.token")
+
+
+class TokenEndpoint:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        grants: GrantRegistry | None = None,
+        authenticator: ClientAuthenticator | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.grants = grants or default_grants()
+        self.authenticator = authenticator or default_authenticator()
+
+    def handle(self, request: FormRequest) -> Response:
+        """Answer a token request. Raises only :class:`OAuthError` (already audited)."""
+        trace = Trace()
+        try:
+            return self._handle(request, trace)
+        except OAuthError as error:
+            self._audit_refusal(trace, error)
+            raise
+        except DeputyError as error:  # not an OAuth error: a bug in wiring; never leak it
+            log.error("token endpoint: unexpected %s", error)
+            server_error = ServerError("server_error", str(error))
+            self._audit_refusal(trace, server_error)
+            raise server_error from None
+        except Exception as exc:
+            log.exception("token endpoint: unexpected error")
+            server_error = ServerError("server_error", f"{exc.__class__.__name__}: {exc}")
+            self._audit_refusal(trace, server_error)
+            raise server_error from None
+
+    def _handle(self, request: FormRequest, trace: Trace) -> Response:
+        grant_type = request.required("grant_type")
+        trace.grant_type = grant_type
+        client = self.authenticator.authenticate(request, self.ctx, self.ctx.settings.token_endpoint)
+        trace.client_id = client.client_id
+        trace.data["client_auth"] = client.method
+        if client.agent.status is not AgentStatus.ACTIVE:
+            raise UnauthorizedClient("client_not_active", f"{client.client_id} is {client.agent.status.value}")
+        grant = self.grants.get(grant_type)
+        if grant is None:
+            raise UnsupportedGrantType("unsupported_grant_type", f"grant_type {grant_type!r}")
+        issued = grant.issue(request, client, self.ctx, trace)
+        # Durable before we answer: the lineage record (revocation needs it) and the audit event.
+        self.ctx.tokens.record_issuance(issued.record, issued.event)
+        log.info("token.issued jti=%s client=%s sub=%s", issued.record.jti, client.client_id, issued.record.subject)
+        return Response(200, issued.body, dict(NO_STORE))
+
+    def _audit_refusal(self, trace: Trace, error: OAuthError) -> None:
+        log.info("token.refused client=%s error=%s reason=%s detail=%s", trace.client_id, error.error, error.reason, error.detail)
+        if isinstance(error, TemporarilyUnavailable):
+            return  # the store is down: there is nowhere to write; the log line above is the record
+        try:
+            self.ctx.audit.append(trace.refused(error))
+        except DeputyError:
+            log.error("could not audit a refused token request (reason=%s)", error.reason)
