@@ -10,6 +10,7 @@ import logging
 
 from deputy.errors import DeputyError, OAuthError, ServerError, TemporarilyUnavailable, UnauthorizedClient, UnsupportedGrantType
 from deputy.protocol.client_auth import ClientAuthenticator, default_authenticator
+from deputy.protocol.client_auth.base import claimed_client_id
 from deputy.protocol.context import ServerContext
 from deputy.protocol.grants import GrantRegistry, Trace, default_grants
 from deputy.protocol.request import FormRequest
@@ -50,6 +51,7 @@ class TokenEndpoint:
             raise server_error from None
 
     def _handle(self, request: FormRequest, trace: Trace) -> Response:
+        trace.client_id = claimed_client_id(request)
         grant_type = request.required("grant_type")
         trace.grant_type = grant_type
         client = self.authenticator.authenticate(request, self.ctx, self.ctx.settings.token_endpoint)

@@ -84,8 +84,8 @@ agent_grants = Table(
 agent_secrets = Table(
     "agent_secrets",
     metadata,
+    Column("client_id", String(200), primary_key=True),
     Column("secret_id", String(64), primary_key=True),
-    Column("client_id", String(200), nullable=False, index=True),
     Column("secret_hash", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=True),

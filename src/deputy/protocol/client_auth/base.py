@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 from typing import Protocol
 
 from deputy.errors import InvalidClient, InvalidRequest
@@ -57,6 +60,21 @@ class ClientAuthenticator:
                 raise InvalidClient("client_secret_missing", f"client {client_id!r} sent no credentials")
             raise InvalidClient("client_auth_missing", "no client authentication")
         return presented[0].authenticate(request, ctx, endpoint_url)
+
+
+def claimed_client_id(request: FormRequest) -> str | None:
+    """Who the request says it is, before authentication (for the audit trail only)."""
+    auth = request.authorization or ""
+    if auth.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return unquote_plus(decoded.partition(":")[0]) or None
+    try:
+        return request.one("client_id")
+    except InvalidRequest:
+        return None
 
 
 def require_active_credentials(agent: Agent | None, client_id: str, method: str) -> Agent:

@@ -1,0 +1,276 @@
+"""The admin HTTP API (JSON), protected by the admin bearer credential."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from deputy.admin import RealmAdmin
+from deputy.admin.realm_file import export_realm, load_realm
+from deputy.admin.schema import (
+    agent_view,
+    entitlement_to_dict,
+    parse_agent,
+    parse_entitlement,
+    parse_group,
+    parse_resource,
+    parse_user,
+    resource_to_dict,
+    user_to_dict,
+)
+from deputy.audit import verify_chain
+from deputy.errors import AdminAuthRequired, InvalidInput, NotFound
+from deputy.realm import AgentStatus
+from deputy.runtime import Deputy
+from deputy.storage.audit_store import AuditFilter
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
+    realm = deputy.store.realm
+
+    def admin() -> RealmAdmin:
+        return deputy.admin("admin-api")
+
+    def guarded(fn: Callable[[Request], Any]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "")
+            if not given.lower().startswith("bearer ") or not hmac.compare_digest(given[7:].strip(), admin_token):
+                raise AdminAuthRequired("admin_auth_required", "missing or wrong admin token")
+            body: Any = None
+            if request.method in ("POST", "PUT", "PATCH"):
+                raw = await request.body()
+                if raw:
+                    try:
+                        body = json.loads(raw)
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        raise InvalidInput("invalid_input", "body is not JSON", public="The body must be JSON.") from None
+            result = await run_in_threadpool(fn, request, body)
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+        return endpoint
+
+    def obj(body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise InvalidInput("invalid_input", "body must be an object", public="The body must be a JSON object.")
+        return body
+
+    def param(request: Request, name: str) -> str:
+        return unquote(str(request.path_params[name]))
+
+    # users and groups
+    def list_users(request: Request, body: Any) -> Any:
+        return [user_to_dict(u) for u in realm.list_users()]
+
+    def put_user(request: Request, body: Any) -> Any:
+        data = obj(body)
+        if "username" in request.path_params:
+            data = {**data, "username": param(request, "username")}
+        return user_to_dict(admin().put_user(parse_user(data)))
+
+    def get_user(request: Request, body: Any) -> Any:
+        user = realm.get_user(param(request, "username"))
+        if user is None:
+            raise NotFound("not_found", "user")
+        return user_to_dict(user)
+
+    def delete_user(request: Request, body: Any) -> Any:
+        admin().delete_user(param(request, "username"))
+        return {"deleted": True}
+
+    def user_token(request: Request, body: Any) -> Any:
+        data = obj(body)
+        client_id = data.get("client_id")
+        scopes = data.get("scopes", ["openid"])
+        ttl = data.get("ttl")
+        if not isinstance(client_id, str) or not isinstance(scopes, list) or not (ttl is None or isinstance(ttl, int)):
+            raise InvalidInput("invalid_input", "token", public="Expected client_id (string), scopes (list), ttl (integer).")
+        token = admin().issue_user_token(param(request, "username"), client_id, scopes, ttl, data.get("may_act"))
+        return {"access_token": token, "token_type": "Bearer"}
+
+    def list_groups(request: Request, body: Any) -> Any:
+        return [{"name": g.name, "description": g.description} for g in realm.list_groups()]
+
+    def put_group(request: Request, body: Any) -> Any:
+        group = admin().put_group(parse_group(obj(body)))
+        return {"name": group.name, "description": group.description}
+
+    def delete_group(request: Request, body: Any) -> Any:
+        admin().delete_group(param(request, "name"))
+        return {"deleted": True}
+
+    # resources and entitlements
+    def list_resources(request: Request, body: Any) -> Any:
+        return [resource_to_dict(r) for r in realm.list_resources()]
+
+    def put_resource(request: Request, body: Any) -> Any:
+        return resource_to_dict(admin().put_resource(parse_resource(obj(body))))
+
+    def get_resource(request: Request, body: Any) -> Any:
+        resource = realm.get_resource(param(request, "identifier"))
+        if resource is None:
+            raise NotFound("not_found", "resource")
+        return resource_to_dict(resource)
+
+    def delete_resource(request: Request, body: Any) -> Any:
+        admin().delete_resource(param(request, "identifier"))
+        return {"deleted": True}
+
+    def list_entitlements(request: Request, body: Any) -> Any:
+        return [entitlement_to_dict(e) for e in realm.list_entitlements()]
+
+    def put_entitlement(request: Request, body: Any) -> Any:
+        return entitlement_to_dict(admin().set_entitlement(parse_entitlement(obj(body))))
+
+    # agents
+    def list_agents(request: Request, body: Any) -> Any:
+        return [agent_view(a) for a in realm.list_agents()]
+
+    def create_agent(request: Request, body: Any) -> Any:
+        agent = parse_agent(obj(body))
+        issued = admin().create_agent(agent)
+        view = agent_view(admin().get_agent(agent.client_id))
+        if issued is not None:
+            view["client_secret"] = issued.secret.reveal()  # shown once, never again
+        return JSONResponse(view, status_code=201, headers={"Cache-Control": "no-store"})
+
+    def get_agent(request: Request, body: Any) -> Any:
+        return agent_view(admin().get_agent(param(request, "client_id")))
+
+    def update_agent(request: Request, body: Any) -> Any:
+        client_id = param(request, "client_id")
+        agent = parse_agent({**obj(body), "client_id": client_id})
+        admin().update_agent(agent)
+        return agent_view(admin().get_agent(client_id))
+
+    def delete_agent(request: Request, body: Any) -> Any:
+        admin().delete_agent(param(request, "client_id"))
+        return {"deleted": True}
+
+    def agent_status(request: Request, body: Any) -> Any:
+        status = obj(body).get("status")
+        try:
+            parsed = AgentStatus(status)
+        except ValueError:
+            raise InvalidInput("invalid_input", "status", public=f"status must be one of {[s.value for s in AgentStatus]}") from None
+        agent, revoked = admin().set_agent_status(param(request, "client_id"), parsed)
+        return {**agent_view(agent), "revoked_tokens": revoked}
+
+    def agent_secret(request: Request, body: Any) -> Any:
+        replace_existing = bool((body or {}).get("replace", False)) if isinstance(body, dict) else False
+        issued = admin().new_secret(param(request, "client_id"), replace_existing=replace_existing)
+        return {"client_id": issued.client_id, "secret_id": issued.secret_id, "client_secret": issued.secret.reveal()}
+
+    def agent_key(request: Request, body: Any) -> Any:
+        key = admin().add_key(param(request, "client_id"), obj(body))
+        return {"kid": key.kid, "created_at": key.created_at}
+
+    def agent_key_delete(request: Request, body: Any) -> Any:
+        admin().remove_key(param(request, "client_id"), param(request, "kid"))
+        return {"deleted": True}
+
+    # realm, audit, tokens, keys
+    def realm_export(request: Request, body: Any) -> Any:
+        return export_realm(admin())
+
+    def realm_load(request: Request, body: Any) -> Any:
+        return load_realm(admin(), obj(body)).counts
+
+    def audit_list(request: Request, body: Any) -> Any:
+        q = request.query_params
+
+        def integer(name: str) -> int | None:
+            raw = q.get(name)
+            if raw is None:
+                return None
+            if not raw.isdigit():
+                raise InvalidInput("invalid_input", name, public=f"{name} must be an integer")
+            return int(raw)
+
+        flt = AuditFilter(
+            subject=q.get("subject"), agent=q.get("agent"), audience=q.get("audience"), type=q.get("type"),
+            outcome=q.get("outcome"), since=integer("since"), until=integer("until"),
+            limit=min(integer("limit") or 100, 10000), newest_first=q.get("order", "desc") != "asc",
+        )
+        return [
+            {"seq": r.seq, "id": r.event_id, "time": r.time, "hash": r.hash, **r.event.to_dict()}
+            for r in deputy.store.audit.records(flt)
+        ]
+
+    def audit_verify(request: Request, body: Any) -> Any:
+        count, broken = verify_chain(deputy.store.audit.records())
+        return {"records": count, "intact": broken is None,
+                "break": None if broken is None else {"seq": broken.seq, "problem": broken.problem}}
+
+    def token_show(request: Request, body: Any) -> Any:
+        jti = param(request, "jti")
+        tree = deputy.store.tokens.descendants(jti)
+        if not tree:
+            raise NotFound("not_found", "token")
+        return [
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(r).items()} for r in tree
+        ]
+
+    def token_revoke(request: Request, body: Any) -> Any:
+        return {"revoked": admin().revoke_token(param(request, "jti"))}
+
+    def keys_list(request: Request, body: Any) -> Any:
+        return [
+            {"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "retire_at": k.retire_at}
+            for k in deputy.store.keys.stored_keys()
+        ]
+
+    def keys_rotate(request: Request, body: Any) -> Any:
+        data = obj(body or {"alg": "ES256"})
+        key = admin().rotate_key(str(data.get("alg", "ES256")), data.get("overlap_seconds"))
+        return {"kid": key.kid, "alg": key.alg}
+
+    r = Route
+    return [
+        r("/admin/users", guarded(list_users), methods=["GET"]),
+        r("/admin/users", guarded(put_user), methods=["POST"]),
+        r("/admin/users/{username}", guarded(get_user), methods=["GET"]),
+        r("/admin/users/{username}", guarded(put_user), methods=["PUT"]),
+        r("/admin/users/{username}", guarded(delete_user), methods=["DELETE"]),
+        r("/admin/users/{username}/tokens", guarded(user_token), methods=["POST"]),
+        r("/admin/groups", guarded(list_groups), methods=["GET"]),
+        r("/admin/groups", guarded(put_group), methods=["POST"]),
+        r("/admin/groups/{name}", guarded(delete_group), methods=["DELETE"]),
+        r("/admin/resources", guarded(list_resources), methods=["GET"]),
+        r("/admin/resources", guarded(put_resource), methods=["POST", "PUT"]),
+        r("/admin/resources/{identifier:path}", guarded(get_resource), methods=["GET"]),
+        r("/admin/resources/{identifier:path}", guarded(delete_resource), methods=["DELETE"]),
+        r("/admin/entitlements", guarded(list_entitlements), methods=["GET"]),
+        r("/admin/entitlements", guarded(put_entitlement), methods=["POST", "PUT"]),
+        r("/admin/agents", guarded(list_agents), methods=["GET"]),
+        r("/admin/agents", guarded(create_agent), methods=["POST"]),
+        r("/admin/agents/{client_id}", guarded(get_agent), methods=["GET"]),
+        r("/admin/agents/{client_id}", guarded(update_agent), methods=["PUT"]),
+        r("/admin/agents/{client_id}", guarded(delete_agent), methods=["DELETE"]),
+        r("/admin/agents/{client_id}/status", guarded(agent_status), methods=["POST"]),
+        r("/admin/agents/{client_id}/secrets", guarded(agent_secret), methods=["POST"]),
+        r("/admin/agents/{client_id}/keys", guarded(agent_key), methods=["POST"]),
+        r("/admin/agents/{client_id}/keys/{kid}", guarded(agent_key_delete), methods=["DELETE"]),
+        r("/admin/realm", guarded(realm_export), methods=["GET"]),
+        r("/admin/realm", guarded(realm_load), methods=["POST", "PUT"]),
+        r("/admin/audit", guarded(audit_list), methods=["GET"]),
+        r("/admin/audit/verify", guarded(audit_verify), methods=["GET"]),
+        r("/admin/tokens/{jti}", guarded(token_show), methods=["GET"]),
+        r("/admin/tokens/{jti}/revoke", guarded(token_revoke), methods=["POST"]),
+        r("/admin/keys", guarded(keys_list), methods=["GET"]),
+        r("/admin/keys/rotate", guarded(keys_rotate), methods=["POST"]),
+    ]
+
+
+__all__ = ["admin_routes"]

@@ -1,0 +1,92 @@
+"""The OAuth endpoints and the app factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from deputy.errors import DeputyError
+from deputy.http.admin_api import admin_routes
+from deputy.http.errors import deputy_error_handler, render_error, unexpected_error_handler
+from deputy.protocol.discovery import server_metadata
+from deputy.protocol.request import FormRequest
+from deputy.protocol.response import Response as ProtocolResponse
+from deputy.runtime import Deputy
+
+log = logging.getLogger("deputy.http")
+
+
+def _json(response: ProtocolResponse) -> JSONResponse:
+    return JSONResponse(response.body, status_code=response.status, headers=response.headers)
+
+
+async def _form(request: Request) -> FormRequest:
+    body = await request.body()
+    return FormRequest.from_body(
+        body,
+        request.headers.get("content-type"),
+        request.headers.get("authorization"),
+        request.client.host if request.client else None,
+    )
+
+
+def create_app(deputy: Deputy, admin_token: str) -> Starlette:
+    settings = deputy.settings
+
+    def metadata(openid: bool) -> dict[str, Any]:
+        return server_metadata(
+            settings.issuer, deputy.token.grants.grant_types, deputy.token.authenticator.method_names,
+            max_chain_depth=settings.max_chain_depth, openid=openid,
+        )
+
+    async def token(request: Request) -> Response:
+        form = await _form(request)
+        return _json(await run_in_threadpool(deputy.token.handle, form))
+
+    async def introspect(request: Request) -> Response:
+        form = await _form(request)
+        return _json(await run_in_threadpool(deputy.introspection.handle, form))
+
+    async def revoke(request: Request) -> Response:
+        form = await _form(request)
+        return _json(await run_in_threadpool(deputy.revocation.handle, form))
+
+    async def jwks(request: Request) -> Response:
+        ring = await run_in_threadpool(deputy.store.keys.key_ring)
+        return JSONResponse(ring.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    async def oauth_metadata(request: Request) -> Response:
+        return JSONResponse(metadata(openid=False))
+
+    async def openid_metadata(request: Request) -> Response:
+        return JSONResponse(metadata(openid=True))
+
+    async def health(request: Request) -> Response:
+        try:
+            await run_in_threadpool(deputy.store.audit.count)
+        except DeputyError as exc:
+            return render_error(exc)
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/.well-known/oauth-authorization-server", oauth_metadata),
+        Route("/.well-known/openid-configuration", openid_metadata),
+        Route("/jwks", jwks),
+        Route("/token", token, methods=["POST"]),
+        Route("/introspect", introspect, methods=["POST"]),
+        Route("/revoke", revoke, methods=["POST"]),
+        Route("/healthz", health),
+        *admin_routes(deputy, admin_token),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={DeputyError: deputy_error_handler, Exception: unexpected_error_handler},
+    )
+    app.state.deputy = deputy
+    return app

@@ -1,0 +1,69 @@
+"""Wiring: settings + store -> the protocol context, endpoints and admin service."""
+
+from __future__ import annotations
+
+import secrets as stdlib_secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from deputy.admin import RealmAdmin
+from deputy.clock import Clock
+from deputy.config import Settings
+from deputy.protocol.client_auth import default_authenticator
+from deputy.protocol.context import ServerContext
+from deputy.protocol.grants import default_grants
+from deputy.protocol.introspection import IntrospectionEndpoint
+from deputy.protocol.revocation import RevocationEndpoint
+from deputy.protocol.token_endpoint import TokenEndpoint
+from deputy.storage import Store
+
+
+@dataclass
+class Deputy:
+    settings: Settings
+    store: Store
+    context: ServerContext
+    token: TokenEndpoint
+    introspection: IntrospectionEndpoint
+    revocation: RevocationEndpoint
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None, *, initialise: bool = True) -> Deputy:
+        if settings.db_url.startswith("sqlite:///") and not settings.database_url:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.db_url, clock, settings.key_refresh_seconds)
+        if initialise:
+            store.initialise()
+        ctx = ServerContext(
+            settings=settings, realm=store.realm, tokens=store.tokens, audit=store.audit,
+            replay=store.replay, keys=store.keys, clock=store.clock,
+        )
+        authenticator = default_authenticator()
+        return cls(
+            settings=settings,
+            store=store,
+            context=ctx,
+            token=TokenEndpoint(ctx, default_grants(), authenticator),
+            introspection=IntrospectionEndpoint(ctx, authenticator),
+            revocation=RevocationEndpoint(ctx, authenticator),
+        )
+
+    def admin(self, actor: str = "admin") -> RealmAdmin:
+        return RealmAdmin(self.store, self.settings, actor)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def admin_token_for(settings: Settings) -> str:
+    """The admin credential: from settings, else a random one kept in the home directory."""
+    if settings.admin_token:
+        return settings.admin_token
+    path: Path = settings.home / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    token = "dpa_" + stdlib_secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
