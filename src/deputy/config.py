@@ -5,7 +5,9 @@ Every setting can come from an environment variable ``DEPUTY_<NAME>``.
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +15,32 @@ from urllib.parse import urlsplit
 
 class ConfigError(Exception):
     """Raised at start-up for a setting that cannot work."""
+
+
+CONFIG_FILE = "deputy.toml"
+
+
+def read_config_file(path: Path) -> dict[str, object]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    known = {f.name for f in fields(Settings)} - {"home"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {sorted(unknown)}")
+    return dict(data)
+
+
+def write_config_file(home: Path, values: dict[str, object]) -> None:
+    """Remember settings for this home (so that the CLI and the server agree on the issuer)."""
+    home.mkdir(parents=True, exist_ok=True)
+    current = read_config_file(home / CONFIG_FILE)
+    current.update(values)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in sorted(current.items())]
+    (home / CONFIG_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def default_home() -> Path:
@@ -59,7 +87,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
+        """Settings from ``<home>/deputy.toml``, then ``DEPUTY_*`` variables, then ``overrides``."""
         values: dict[str, object] = {}
+        home = overrides.get("home") or default_home()
+        values.update(read_config_file(Path(str(home)) / CONFIG_FILE))
         for f in fields(cls):
             raw = os.environ.get(f"DEPUTY_{f.name.upper()}")
             if raw is None:

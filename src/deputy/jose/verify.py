@@ -20,6 +20,19 @@ __all__ = ["JWTInvalid", "VerifiedJWT", "peek_claims", "verify_jwt"]
 
 MAX_JWT_BYTES = 16 * 1024
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+# Explicit types of JWTs that must never be accepted where no particular type is required
+# (e.g. a client assertion): accepting them is token-type confusion (SPECS.md, pitfall 7).
+CONFUSABLE_TYPES = frozenset(
+    {
+        "at+jwt",
+        "oauth-id-jag+jwt",
+        "dpop+jwt",
+        "txntoken+jwt",
+        "logout+jwt",
+        "secevent+jwt",
+        "token-introspection+jwt",
+    }
+)
 
 
 class JWTInvalid(Exception):
@@ -91,7 +104,11 @@ def verify_jwt(
         if key_alg is not None and key_alg != alg:  # pin the algorithm per key (RS256 -> HS256 etc.)
             raise JWTInvalid(f"key {kid!r} is pinned to {key_alg}, token says {alg}")
     header_typ = header.get("typ")
-    if typ is not None:
+    if typ is None:
+        bare = header_typ.lower().removeprefix("application/") if isinstance(header_typ, str) else ""
+        if bare in CONFUSABLE_TYPES:
+            raise JWTInvalid(f"typ {header_typ!r} is not accepted here")
+    else:
         if not isinstance(header_typ, str) or header_typ.lower() not in {
             typ.lower(),
             f"application/{typ}".lower(),

@@ -111,6 +111,9 @@ class TokenExchangeGrant:
                 raise InvalidRequest("subject_token_without_scope", f"subject token {subject.jti} has no scope")
 
         may_act = subject.claims.get("may_act")
+        if may_act is not None and not isinstance(may_act, dict):
+            # A malformed may_act must not read as "no restriction" (fail closed).
+            raise InvalidRequest("may_act_mismatch", f"may_act is a {type(may_act).__name__}, not an object")
         decision = decide(
             DelegationRequest(
                 agent=agent, user=user, resource=resource,

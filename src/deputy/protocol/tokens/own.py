@@ -80,10 +80,12 @@ def read_own_token(token: str, ctx: ServerContext, *, check_expiry: bool = True)
         if item.revoked_at is not None:
             which = "token" if item is record else f"ancestor {item.jti}"
             raise TokenInactive("subject_token_revoked", f"{which} revoked ({item.revoked_reason})")
-        if check_expiry and item is record and item.expires_at <= now:
-            raise TokenInactive("subject_token_revoked", "token expired")
+        if check_expiry and item.expires_at <= now:
+            which = "token" if item is record else f"ancestor {item.jti}"
+            raise TokenInactive("subject_token_revoked", f"{which} expired")
     actors = {a for item in lineage for a in item.actors}
-    actors |= {item.client_id for item in lineage if item.mode == "client"}
+    # The client of a client-credentials or impersonation token acted too, though not in `act`.
+    actors |= {item.client_id for item in lineage if item.mode in ("client", "impersonation")}
     for agent_id in sorted(actors):
         agent = ctx.realm.get_agent(agent_id)
         if agent is None or agent.status is not AgentStatus.ACTIVE:
