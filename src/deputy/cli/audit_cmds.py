@@ -58,12 +58,18 @@ def audit_show(
     user: Optional[str] = UserOpt, agent: Optional[str] = AgentOpt, audience: Optional[str] = AudOpt,
     type_: Optional[str] = TypeOpt, outcome: Optional[str] = OutcomeOpt, since: Optional[str] = SinceOpt,
     until: Optional[str] = UntilOpt, limit: int = typer.Option(50, help="At most this many (newest first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     home: Optional[Path] = Home,
 ) -> None:
     """Show recent events: who, through which chain of agents, for what, and why refused."""
     with open_deputy(home) as deputy:
         rows = list(deputy.store.audit.records(_filter(user, agent, audience, type_, outcome, since, until, limit, True)))
-    table = Table("seq", "time (UTC)", "event", "who", "chain", "audience", "scopes", "outcome")
+    if as_json:
+        print(json.dumps([_flat(r) for r in reversed(rows)], indent=2))
+        return
+    table = Table()
+    for column in ("seq", "time (UTC)", "event", "who", "chain", "audience", "scopes", "outcome"):
+        table.add_column(column, overflow="fold")
     for r in reversed(rows):
         e = r.event
         when = datetime.fromtimestamp(r.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

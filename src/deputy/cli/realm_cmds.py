@@ -164,7 +164,9 @@ def entitlements_set(
 
 # -- agents -----------------------------------------------------------------------------------
 def _agent_table(rows: list[dict[str, object]]) -> Table:
-    table = Table("client_id", "status", "owners", "acts for", "resources", "impersonate", "credentials")
+    table = Table()
+    for column in ("client_id", "status", "owners", "acts for", "resources", "impersonate", "credentials"):
+        table.add_column(column, overflow="fold")
     for a in rows:
         acts_for = [*a["subject_users"], *(f"group:{g}" for g in a["subject_groups"])]  # type: ignore[misc]
         res = [f"{g['resource']} ({' '.join(g['scopes'])})" for g in a["resources"]]  # type: ignore[attr-defined,index]

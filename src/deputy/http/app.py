@@ -26,12 +26,21 @@ def _json(response: ProtocolResponse) -> JSONResponse:
     return JSONResponse(response.body, status_code=response.status, headers=response.headers)
 
 
+def _ascii_header(value: str | None) -> str | None:
+    """Credentials are ASCII (RFC 9110 §11: token68 / auth-params); the server decodes header
+    bytes as latin-1. Replace anything else so that such a header is bad credentials (401)
+    rather than an error deep inside base64 decoding (500)."""
+    if value is None or value.isascii():
+        return value
+    return value.encode("ascii", "replace").decode("ascii")
+
+
 async def _form(request: Request) -> FormRequest:
     body = await request.body()
     return FormRequest.from_body(
         body,
         request.headers.get("content-type"),
-        request.headers.get("authorization"),
+        _ascii_header(request.headers.get("authorization")),
         request.client.host if request.client else None,
     )
 
