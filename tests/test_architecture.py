@@ -45,3 +45,10 @@ def test_public_surfaces_are_explicit() -> None:
         assert exported, module.__name__
         for name in exported:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_source_type_checks_strictly() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "src"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-4000:]

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from deputy.runtime import Deputy
 from deputy.storage.audit_store import AuditFilter
-from tests.conftest import AGENT, INCIDENTS, ISSUER, TRIAGE
+from tests.conftest import AGENT, INCIDENTS, TRIAGE
 from tests.http.support import assert_oauth_error, basic, exchanged, introspect, user_token
 
 
@@ -113,4 +113,3 @@ def test_revocation_requires_client_authentication(client: TestClient) -> None:
     r = client.post("/revoke", json={"token": user}, headers=basic(*AGENT))
     assert_oauth_error(r, 400, "invalid_request", "unsupported_content_type")
     assert introspect(client, AGENT, user)["active"] is True
-    assert ISSUER  # the issuer under test is the loopback one

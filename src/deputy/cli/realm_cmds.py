@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -163,16 +163,16 @@ def entitlements_set(
 
 
 # -- agents -----------------------------------------------------------------------------------
-def _agent_table(rows: list[dict[str, object]]) -> Table:
+def _agent_table(rows: list[dict[str, Any]]) -> Table:
     table = Table()
     for column in ("client_id", "status", "owners", "acts for", "resources", "impersonate", "credentials"):
         table.add_column(column, overflow="fold")
     for a in rows:
-        acts_for = [*a["subject_users"], *(f"group:{g}" for g in a["subject_groups"])]  # type: ignore[misc]
-        res = [f"{g['resource']} ({' '.join(g['scopes'])})" for g in a["resources"]]  # type: ignore[attr-defined,index]
-        creds = f"{len(a['secrets'])} secret(s), {len(a['keys'])} key(s)"  # type: ignore[arg-type]
+        acts_for = [*a["subject_users"], *(f"group:{g}" for g in a["subject_groups"])]
+        res = [f"{g['resource']} ({' '.join(g['scopes'])})" for g in a["resources"]]
+        creds = f"{len(a['secrets'])} secret(s), {len(a['keys'])} key(s)"
         table.add_row(
-            str(a["client_id"]), str(a["status"]), ", ".join(a["owners"]),  # type: ignore[arg-type]
+            str(a["client_id"]), str(a["status"]), ", ".join(a["owners"]),
             ", ".join(acts_for), "\n".join(res), "yes" if a["may_impersonate"] else "", creds,
         )
     return table

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -41,10 +41,13 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
     def admin() -> RealmAdmin:
         return deputy.admin("admin-api")
 
-    def guarded(fn: Callable[[Request], Any]) -> Handler:
+    def guarded(fn: Callable[[Request, Any], Any]) -> Handler:
         async def endpoint(request: Request) -> Response:
             given = request.headers.get("authorization", "")
-            if not given.lower().startswith("bearer ") or not hmac.compare_digest(given[7:].strip(), admin_token):
+            # Compare bytes: compare_digest refuses non-ASCII str (headers arrive decoded as latin-1).
+            if not given.lower().startswith("bearer ") or not hmac.compare_digest(
+                given[7:].strip().encode("utf-8"), admin_token.encode("utf-8")
+            ):
                 raise AdminAuthRequired("admin_auth_required", "missing or wrong admin token")
             body: Any = None
             if request.method in ("POST", "PUT", "PATCH"):
@@ -54,7 +57,7 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
                         body = json.loads(raw)
                     except (json.JSONDecodeError, UnicodeDecodeError):
                         raise InvalidInput("invalid_input", "body is not JSON", public="The body must be JSON.") from None
-            result = await run_in_threadpool(fn, request, body)
+            result = await run_in_threadpool(functools.partial(fn, request, body))
             if isinstance(result, Response):
                 return result
             return JSONResponse(result, headers={"Cache-Control": "no-store"})
@@ -67,7 +70,9 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         return body
 
     def param(request: Request, name: str) -> str:
-        return unquote(str(request.path_params[name]))
+        # The server has already percent-decoded the path; decoding again would turn an
+        # identifier such as "https://api.example/t%2Fa" into a different one.
+        return str(request.path_params[name])
 
     # users and groups
     def list_users(request: Request, body: Any) -> Any:
@@ -94,9 +99,20 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         client_id = data.get("client_id")
         scopes = data.get("scopes", ["openid"])
         ttl = data.get("ttl")
-        if not isinstance(client_id, str) or not isinstance(scopes, list) or not (ttl is None or isinstance(ttl, int)):
-            raise InvalidInput("invalid_input", "token", public="Expected client_id (string), scopes (list), ttl (integer).")
-        token = admin().issue_user_token(param(request, "username"), client_id, scopes, ttl, data.get("may_act"))
+        may_act = data.get("may_act")
+        if (
+            not isinstance(client_id, str)
+            or not isinstance(scopes, list)
+            or not all(isinstance(s, str) for s in scopes)
+            or not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0))
+            or not (may_act is None or isinstance(may_act, dict))
+        ):
+            raise InvalidInput(
+                "invalid_input", "token",
+                public="Expected client_id (string), scopes (list of strings), ttl (positive integer), "
+                "may_act (object).",
+            )
+        token = admin().issue_user_token(param(request, "username"), client_id, scopes, ttl, may_act)
         return {"access_token": token, "token_type": "Bearer"}
 
     def list_groups(request: Request, body: Any) -> Any:
@@ -161,7 +177,7 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
     def agent_status(request: Request, body: Any) -> Any:
         status = obj(body).get("status")
         try:
-            parsed = AgentStatus(status)
+            parsed = AgentStatus(str(status))
         except ValueError:
             raise InvalidInput("invalid_input", "status", public=f"status must be one of {[s.value for s in AgentStatus]}") from None
         agent, revoked = admin().set_agent_status(param(request, "client_id"), parsed)
@@ -233,7 +249,13 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
 
     def keys_rotate(request: Request, body: Any) -> Any:
         data = obj(body or {"alg": "ES256"})
-        key = admin().rotate_key(str(data.get("alg", "ES256")), data.get("overlap_seconds"))
+        alg = data.get("alg", "ES256")
+        overlap = data.get("overlap_seconds")
+        if not isinstance(alg, str):
+            raise InvalidInput("invalid_input", "alg", public="alg must be ES256 or RS256")
+        if overlap is not None and (not isinstance(overlap, int) or isinstance(overlap, bool) or overlap < 0):
+            raise InvalidInput("invalid_input", "overlap_seconds", public="overlap_seconds must be a non-negative integer")
+        key = admin().rotate_key(alg, overlap)
         return {"kid": key.kid, "alg": key.alg}
 
     r = Route

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
+from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey, import_key
 
 from deputy.constants import ALG_ES256, ALG_RS256
 
@@ -37,7 +37,7 @@ class StoredKey:
 
 def generate_key(alg: str, now: int) -> StoredKey:
     kid = f"{alg.lower()}-{now}-{secrets.token_hex(4)}"
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params: KeyParameters = {"kid": kid, "alg": alg, "use": "sig"}
     key: JWK
     if alg == ALG_ES256:
         key = ECKey.generate_key("P-256", parameters=params, private=True)

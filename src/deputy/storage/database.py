@@ -8,15 +8,17 @@ PostgreSQL: writes that extend the audit chain take a transaction-level advisory
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from deputy.errors import TemporarilyUnavailable
-from deputy.storage.schema import metadata
 
 AUDIT_LOCK_ID = 0x44455055  # "DEPU"
 
@@ -50,8 +52,16 @@ class Database:
         def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
-    def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (creates it on an empty database)."""
+        with self.engine.connect() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+
+    create_schema = migrate
+
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -85,3 +95,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return config

@@ -1,0 +1,351 @@
+"""Token-exchange benchmark: RFC 8693 exchanges per second against ``deputy serve``.
+
+Sets up a throw-away home with the development realm, starts the production server with one
+worker per core, drives POST /token from a separate process (wrk, or a Python fallback), then
+checks that the audit trail is intact and recorded every exchange. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEPUTY = shutil.which("deputy", path=str(Path(sys.executable).parent)) or str(HERE.parent / ".venv/bin/deputy")
+CLIENT_ID, CLIENT_SECRET = "incident-agent", "incident-agent-dev-secret"
+AUDIENCE = "https://incidents.example"
+GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
+LOG_PROBLEM = re.compile(r"Traceback|ERROR|CRITICAL|locked|busy|Exception", re.IGNORECASE)
+
+
+@dataclass
+class LoadResult:
+    loadgen: str
+    seconds: float
+    requests: int  # completed HTTP responses, any status
+    non_200: int
+    conn_errors: int  # connect/read/write errors and timeouts: no response at all
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[str, int] = field(default_factory=dict)  # non-200 responses by status
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.non_200
+
+
+# ---------------------------------------------------------------- set-up and the server
+
+def deputy_env(home: Path, issuer: str) -> dict[str, str]:
+    """The inherited environment minus any DEPUTY_* settings, plus this run's home and issuer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPUTY_")}
+    return env | {"DEPUTY_HOME": str(home), "DEPUTY_ISSUER": issuer, "COLUMNS": "200"}
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DEPUTY, *args], check=False, env=env, capture_output=True, text=True, timeout=300)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[None]:
+    """``deputy serve`` in its own process group; always stopped (TERM, then KILL) on exit."""
+    with log.open("wb") as out:  # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen([DEPUTY, "serve", "--workers", str(workers), "--port", str(port)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not healthy after 60 s:\n{log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we created: supervisor and workers
+            proc.wait()
+
+
+def exchange_request(subject_token: str) -> tuple[bytes, dict[str, str]]:
+    body = urllib.parse.urlencode({"grant_type": GRANT, "subject_token": subject_token,
+                                   "subject_token_type": ACCESS_TOKEN, "audience": AUDIENCE})
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    return body.encode(), {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"}
+
+
+def smoke_test(port: int, body: bytes, headers: dict[str, str], count: int) -> None:
+    """A few sequential exchanges (also warms every worker); the first failure aborts the run."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(count):
+        conn.request("POST", "/token", body, headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"smoke exchange failed: {resp.status} {payload[:500]!r}")
+    conn.close()
+
+
+# ---------------------------------------------------------------- the ES256 ceiling
+
+def es256_sign_verify_rate(seconds: float = 2.0) -> float:
+    """Single-core ES256 sign+verify pairs per second for a typical delegated access token."""
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", parameters={"kid": "bench", "alg": "ES256"}, private=True)
+    public = ECKey.import_key(key.as_dict(private=False))
+    now = int(time.time())
+    claims = {"iss": "http://127.0.0.1:8000", "sub": "jane", "aud": AUDIENCE, "exp": now + 300, "iat": now,
+              "nbf": now, "jti": "Z2V0LXJlYWR5LWZvci1hLWp0aQ", "client_id": CLIENT_ID,
+              "scope": "incidents:read incidents:write",
+              "act": {"sub": CLIENT_ID, "iss": "http://127.0.0.1:8000"}}
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": "bench"}
+    pairs, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        token = jwt.encode(header, claims, key, algorithms=["ES256"])
+        jwt.decode(token, public, algorithms=["ES256"])
+        pairs += 1
+    return pairs / elapsed
+
+
+# ---------------------------------------------------------------- load generators
+
+def run_wrk(port: int, subject_token: str, connections: int, duration: int) -> LoadResult:
+    threads = max(1, min(connections, os.cpu_count() or 1))
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
+           "-s", str(HERE / "exchange.lua"), f"http://127.0.0.1:{port}/token"]
+    done = subprocess.run(cmd, check=False, env=os.environ | {"SUBJECT_TOKEN": subject_token},
+                          capture_output=True, text=True, timeout=duration + 120)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    r = json.loads(line.removeprefix("WRK_JSON "))
+    return LoadResult("wrk", r["duration_us"] / 1e6, r["requests"], r["non_200"],
+                      r["connect"] + r["read"] + r["write"] + r["timeout"],
+                      r["p50_us"] / 1000, r["p99_us"] / 1000, r["statuses"])
+
+
+@dataclass
+class _Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+def _client(port: int, body: bytes, headers: dict[str, str], slot: int, stride: int, start: float,
+            deadline: float, rate: float | None, tally: _Tally) -> None:
+    """One persistent connection. With ``rate``, request i is due at start + i/rate and latency is
+    counted from when it was due (so a slow server is not hidden by coordinated omission)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    i = slot
+    while True:
+        if rate is not None:
+            due, i = start + i / rate, i + stride
+            if due >= deadline:
+                break
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+        elif (due := time.perf_counter()) >= deadline:
+            break
+        try:
+            conn.request("POST", "/token", body, headers)
+            resp = conn.getresponse()
+            resp.read()
+        except (OSError, http.client.HTTPException):
+            tally.errors += 1
+            conn.close()  # http.client reconnects on the next request
+            continue
+        tally.latencies.append(time.perf_counter() - due)
+        tally.statuses[str(resp.status)] = tally.statuses.get(str(resp.status), 0) + 1
+        if resp.will_close:
+            conn.close()
+    conn.close()
+
+
+Outcome = tuple[float, list[float], dict[str, int], int]  # seconds, latencies, statuses, errors
+
+
+def _loadgen_process(port: int, body: bytes, headers: dict[str, str], connections: int,
+                     duration: float, rate: float | None, results: mp.Queue[Outcome]) -> None:
+    tallies = [_Tally() for _ in range(connections)]
+    start = time.perf_counter()
+    threads = [threading.Thread(target=_client, args=(port, body, headers, n, connections, start,
+                                                      start + duration, rate, tallies[n]))
+               for n in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses: dict[str, int] = {}
+    for tally in tallies:
+        for status, n in tally.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    results.put((time.perf_counter() - start, sorted(x for t in tallies for x in t.latencies),
+                 statuses, sum(t.errors for t in tallies)))
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))]
+
+
+def run_python(port: int, body: bytes, headers: dict[str, str], connections: int, duration: int,
+               rate: float | None) -> LoadResult:
+    """Threads with one keep-alive connection each, in a separate (spawned) process."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue[Outcome] = ctx.Queue()
+    proc = ctx.Process(target=_loadgen_process,
+                       args=(port, body, headers, connections, duration, rate, queue))
+    proc.start()
+    seconds, latencies, statuses, errors = queue.get(timeout=duration + 120)  # before join()
+    proc.join()
+    non_200 = {s: n for s, n in statuses.items() if s != "200"}
+    return LoadResult("python" if rate is None else f"python, fixed rate {rate:g}/s", seconds,
+                      len(latencies), sum(non_200.values()), errors,
+                      percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, non_200)
+
+
+# ---------------------------------------------------------------- audit and report
+
+def count_issued(env: dict[str, str]) -> int:
+    export = cli(env, "audit", "export", "--type", "token.issued")
+    if export.returncode != 0:
+        raise RuntimeError(f"audit export failed: {export.stderr}")
+    return sum(1 for line in export.stdout.splitlines() if line.strip())
+
+
+def log_problems(log: Path) -> list[str]:
+    return [ln for ln in log.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(ln)]
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=int, default=10, help="seconds of load (default 10)")
+    p.add_argument("--connections", type=int, default=16, help="keep-alive connections (default 16)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server workers (default: cores)")
+    p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
+                   help="auto = wrk if on PATH (and no --rate), else python")
+    p.add_argument("--rate", type=float, help="fixed target rate (req/s) for a latency run; python loadgen only")
+    p.add_argument("--port", type=int, help="server port (default: a free one)")
+    p.add_argument("--keep-home", action="store_true", help="keep the temporary DEPUTY_HOME and server log")
+    args = p.parse_args()
+    if args.loadgen == "auto":
+        args.loadgen = "wrk" if shutil.which("wrk") and args.rate is None else "python"
+    if args.loadgen == "wrk" and (args.rate is not None or not shutil.which("wrk")):
+        p.error("--loadgen wrk needs wrk on PATH and cannot do --rate (use --loadgen python)")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    port = args.port or free_port()
+    home = Path(tempfile.mkdtemp(prefix="deputy-bench-"))
+    env, log = deputy_env(home, f"http://127.0.0.1:{port}"), home / "server.log"
+    try:
+        for step in (("init", "--dev-realm"), ("token", "user", "jane", "--client", CLIENT_ID)):
+            done = cli(env, *step)
+            if done.returncode != 0:
+                raise RuntimeError(f"deputy {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
+        subject_token = done.stdout.strip()
+        body, headers = exchange_request(subject_token)
+        issued_before = count_issued(env)  # the CLI opens the store: not while the server runs
+        load_before = os.getloadavg()[0]
+        print("measuring single-core ES256 sign+verify for 2 s ...", flush=True)
+        ceiling = es256_sign_verify_rate()
+        print(f"starting deputy serve --workers {args.workers} on port {port} ...", flush=True)
+        with running_server(env, port, args.workers, log):
+            smoke = 4 * args.workers
+            smoke_test(port, body, headers, smoke)
+            print(f"driving {args.connections} connections for {args.duration} s with {args.loadgen} ...", flush=True)
+            if args.loadgen == "wrk":
+                result = run_wrk(port, subject_token, args.connections, args.duration)
+            else:
+                result = run_python(port, body, headers, args.connections, args.duration, args.rate)
+        verify = cli(env, "audit", "verify")
+        verify_text = " ".join((verify.stdout + verify.stderr).split())
+        issued_after = count_issued(env)
+        problems = log_problems(log)
+
+        rps, xps = result.requests / result.seconds, result.ok / result.seconds
+        errors = result.non_200 + result.conn_errors
+        grew = issued_after - issued_before
+        audit_ok = verify.returncode == 0 and grew >= smoke + result.ok
+        print(f"\nDeputy token exchange: {os.cpu_count()} CPUs, {platform.python_implementation()} "
+              f"{platform.python_version()}, {platform.platform()}, load average {load_before:.2f} at start")
+        print(f"  server workers        {args.workers} (deputy serve, SQLite store)")
+        print(f"  load generator        {result.loadgen}, {args.connections} keep-alive connections, "
+              f"{result.seconds:.1f} s")
+        print(f"  requests/s            {rps:.1f}  ({result.requests} responses)")
+        print(f"  exchanges/s (200 OK)  {xps:.1f}  ({result.ok} OK)")
+        print(f"  latency p50 / p99     {result.p50_ms:.2f} ms / {result.p99_ms:.2f} ms")
+        print(f"  errors                {errors}  (non-200: {result.non_200}{" " + str(result.statuses) if result.statuses else ""}, "
+              f"connection: {result.conn_errors})")
+        print(f"  ES256 sign+verify     {ceiling:.0f} pairs/s on one core (joserfc, this run)")
+        print(f"  exchanges / ceiling   {xps / ceiling:.2f}")
+        print(f"  audit verify          {'OK' if verify.returncode == 0 else 'FAILED'}: {verify_text}")
+        print(f"  token.issued events   {issued_before} -> {issued_after} (+{grew}); "
+              f"{'>=' if grew >= smoke + result.ok else 'FEWER THAN'} {smoke} smoke + {result.ok} OK responses")
+        print(f"  server log            {len(problems)} problem line(s)")
+        for line in problems[:10]:
+            print(f"    {line[:300]}")
+        print(json.dumps({
+            **{k: v for k, v in asdict(result).items() if k != "statuses"},
+            "non_200_statuses": result.statuses, "ok": result.ok, "errors": errors,
+            "requests_per_s": round(rps, 1), "exchanges_per_s": round(xps, 1),
+            "p50_ms": round(result.p50_ms, 3), "p99_ms": round(result.p99_ms, 3),
+            "server_workers": args.workers, "connections": args.connections, "rate": args.rate,
+            "cpus": os.cpu_count(), "es256_sign_verify_per_s": round(ceiling, 1),
+            "exchanges_to_es256_ceiling": round(xps / ceiling, 3),
+            "audit_intact": verify.returncode == 0, "token_issued_before": issued_before,
+            "token_issued_after": issued_after, "smoke_exchanges": smoke, "load_average_at_start": load_before,
+            "audit_ok": audit_ok, "server_log_problems": len(problems),
+        }, sort_keys=True))
+        return 0 if audit_ok else 1
+    finally:
+        if args.keep_home:
+            print(f"kept {home} (server log: {log})", file=sys.stderr)
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
