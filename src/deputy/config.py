@@ -50,11 +50,10 @@ def default_home() -> Path:
 @dataclass(frozen=True)
 class Settings:
     issuer: str = "http://127.0.0.1:8000"
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may hold a password
     home: Path = field(default_factory=default_home)
-    admin_token: str = ""
+    admin_token: str = field(default="", repr=False)
     max_chain_depth: int = 5
-    client_credentials_ttl: int = 300
     user_token_ttl: int = 3600
     key_overlap_seconds: int = 86400
     key_refresh_seconds: int = 30
@@ -71,7 +70,7 @@ class Settings:
             raise ConfigError("issuer must not end with '/'")
         if not 1 <= self.max_chain_depth <= 32:
             raise ConfigError("max_chain_depth must be between 1 and 32")
-        for name in ("client_credentials_ttl", "user_token_ttl", "key_overlap_seconds", "assertion_max_lifetime"):
+        for name in ("user_token_ttl", "key_overlap_seconds", "assertion_max_lifetime"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         if self.admin_token and len(self.admin_token) < 16:

@@ -30,7 +30,7 @@ class Deputy:
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *, initialise: bool = True) -> Deputy:
         if settings.db_url.startswith("sqlite:///") and not settings.database_url:
-            settings.home.mkdir(parents=True, exist_ok=True)
+            settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys live in the store
         store = Store(settings.db_url, clock, settings.key_refresh_seconds)
         if initialise:
             store.initialise()

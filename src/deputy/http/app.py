@@ -6,16 +6,17 @@ import logging
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from deputy.errors import DeputyError
+from deputy.errors import DeputyError, InvalidRequest
 from deputy.http.admin_api import admin_routes
-from deputy.http.errors import deputy_error_handler, render_error, unexpected_error_handler
+from deputy.http.errors import deputy_error_handler, http_error_handler, render_error, unexpected_error_handler
 from deputy.protocol.discovery import server_metadata
-from deputy.protocol.request import FormRequest
+from deputy.protocol.request import MAX_BODY_BYTES, FormRequest
 from deputy.protocol.response import Response as ProtocolResponse
 from deputy.runtime import Deputy
 
@@ -35,8 +36,23 @@ def _ascii_header(value: str | None) -> str | None:
     return value.encode("ascii", "replace").decode("ascii")
 
 
+async def _read_body(request: Request) -> bytes:
+    """Read at most MAX_BODY_BYTES (+1, so that the form parser sees it is too large)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise InvalidRequest("request_too_large", f"content-length {declared}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            break
+    return b"".join(chunks)
+
+
 async def _form(request: Request) -> FormRequest:
-    body = await request.body()
+    body = await _read_body(request)
     return FormRequest.from_body(
         body,
         request.headers.get("content-type"),
@@ -95,7 +111,11 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={DeputyError: deputy_error_handler, Exception: unexpected_error_handler},
+        exception_handlers={
+            DeputyError: deputy_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
     )
     app.state.deputy = deputy
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -41,4 +42,18 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
         {"error": "server_error", "error_description": "The server encountered an unexpected condition."},
         status_code=500,
         headers=dict(NO_STORE),
+    )
+
+
+_HTTP_TEXT = {404: "Not found.", 405: "Method not allowed."}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Routing errors (404, 405) in the same JSON shape as every other error."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    headers = dict(exc.headers or {})
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": _HTTP_TEXT.get(exc.status_code, "Bad request.")},
+        status_code=exc.status_code,
+        headers=headers,
     )

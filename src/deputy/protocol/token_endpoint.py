@@ -65,7 +65,7 @@ class TokenEndpoint:
         issued = grant.issue(request, client, self.ctx, trace)
         # Durable before we answer: the lineage record (revocation needs it) and the audit event.
         self.ctx.tokens.record_issuance(issued.record, issued.event)
-        log.info("token.issued jti=%s client=%s sub=%s", issued.record.jti, client.client_id, issued.record.subject)
+        log.debug("token.issued jti=%s client=%s sub=%s", issued.record.jti, client.client_id, issued.record.subject)
         return Response(200, issued.body, dict(NO_STORE))
 
     def _audit_refusal(self, trace: Trace, error: OAuthError) -> None:
