@@ -28,8 +28,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEPUTY = shutil.which("deputy", path=str(Path(sys.executable).parent)) or str(HERE.parent / ".venv/bin/deputy")
@@ -37,7 +38,7 @@ CLIENT_ID, CLIENT_SECRET = "incident-agent", "incident-agent-dev-secret"
 AUDIENCE = "https://incidents.example"
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
-LOG_PROBLEM = re.compile(r"Traceback|ERROR|CRITICAL|locked|busy|Exception", re.IGNORECASE)
+LOG_PROBLEM = re.compile(r"Traceback|Exception|ERROR|CRITICAL|WARNING|died|locked|busy", re.IGNORECASE)
 
 
 @dataclass
@@ -112,7 +113,7 @@ def exchange_request(subject_token: str) -> tuple[bytes, dict[str, str]]:
 
 
 def smoke_test(port: int, body: bytes, headers: dict[str, str], count: int) -> None:
-    """A few sequential exchanges (also warms every worker); the first failure aborts the run."""
+    """A few sequential exchanges to warm up; the first failure aborts the run (with the reason)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for _ in range(count):
         conn.request("POST", "/token", body, headers)
@@ -233,13 +234,13 @@ def run_python(port: int, body: bytes, headers: dict[str, str], connections: int
     """Threads with one keep-alive connection each, in a separate (spawned) process."""
     ctx = mp.get_context("spawn")
     queue: mp.Queue[Outcome] = ctx.Queue()
-    proc = ctx.Process(target=_loadgen_process,
+    proc = ctx.Process(target=_loadgen_process, daemon=True,
                        args=(port, body, headers, connections, duration, rate, queue))
     proc.start()
     seconds, latencies, statuses, errors = queue.get(timeout=duration + 120)  # before join()
     proc.join()
     non_200 = {s: n for s, n in statuses.items() if s != "200"}
-    return LoadResult("python" if rate is None else f"python, fixed rate {rate:g}/s", seconds,
+    return LoadResult("python", seconds,
                       len(latencies), sum(non_200.values()), errors,
                       percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, non_200)
 
@@ -255,6 +256,32 @@ def count_issued(env: dict[str, str]) -> int:
 
 def log_problems(log: Path) -> list[str]:
     return [ln for ln in log.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(ln)]
+
+
+def report(r: dict[str, Any]) -> None:
+    grew = r["token_issued_after"] - r["token_issued_before"]
+    by_status = f" {r['non_200_statuses']}" if r["non_200_statuses"] else ""
+    rate = f", fixed rate {r['rate']:g}/s" if r["rate"] else ""
+    print(f"\nDeputy token exchange: {r['cpus']} CPUs, Python {platform.python_version()}, "
+          f"{platform.platform()}, load average {r['load_average_at_start']} at start")
+    print(f"  server workers        {r['server_workers']} (deputy serve, SQLite store)")
+    print(f"  load generator        {r['loadgen']}{rate}, {r['connections']} keep-alive connections, "
+          f"{r['seconds']:.1f} s")
+    print(f"  requests/s            {r['requests_per_s']}  ({r['requests']} responses)")
+    print(f"  exchanges/s (200 OK)  {r['exchanges_per_s']}  ({r['ok']} OK)")
+    print(f"  latency p50 / p99     {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms")
+    print(f"  errors                {r['errors']}  (non-200: {r['non_200']}{by_status}, "
+          f"connection: {r['conn_errors']})")
+    print(f"  ES256 sign+verify     {r['es256_sign_verify_per_s']:.0f} pairs/s on one core (joserfc, this run)")
+    print(f"  exchanges / ceiling   {r['exchanges_to_es256_ceiling']:.3f}")
+    print(f"  audit verify          {'OK' if r['audit_intact'] else 'FAILED'}: {r['audit_verify_output']}")
+    enough = ">=" if grew >= r["smoke_exchanges"] + r["ok"] else "FEWER THAN"
+    print(f"  token.issued events   {r['token_issued_before']} -> {r['token_issued_after']} (+{grew}), "
+          f"{enough} {r['smoke_exchanges']} smoke-test + {r['ok']} OK exchanges")
+    print(f"  server log            {len(r['server_log_problems'])} problem line(s)")
+    for line in r["server_log_problems"][:10]:
+        print(f"    {line[:300]}")
+    print(json.dumps(r | {"server_log_problems": len(r["server_log_problems"])}, sort_keys=True))
 
 
 def parse_args() -> argparse.Namespace:
@@ -277,6 +304,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    # Unwind through the finally blocks (stop the server, remove the home) on Ctrl-C or kill.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or free_port()
     home = Path(tempfile.mkdtemp(prefix="deputy-bench-"))
     env, log = deputy_env(home, f"http://127.0.0.1:{port}"), home / "server.log"
@@ -295,51 +325,33 @@ def main() -> int:
         with running_server(env, port, args.workers, log):
             smoke = 4 * args.workers
             smoke_test(port, body, headers, smoke)
-            print(f"driving {args.connections} connections for {args.duration} s with {args.loadgen} ...", flush=True)
+            print(f"driving {args.connections} connections for {args.duration} s with {args.loadgen} ...",
+                  flush=True)
             if args.loadgen == "wrk":
                 result = run_wrk(port, subject_token, args.connections, args.duration)
             else:
                 result = run_python(port, body, headers, args.connections, args.duration, args.rate)
         verify = cli(env, "audit", "verify")
-        verify_text = " ".join((verify.stdout + verify.stderr).split())
         issued_after = count_issued(env)
-        problems = log_problems(log)
-
-        rps, xps = result.requests / result.seconds, result.ok / result.seconds
-        errors = result.non_200 + result.conn_errors
-        grew = issued_after - issued_before
-        audit_ok = verify.returncode == 0 and grew >= smoke + result.ok
-        print(f"\nDeputy token exchange: {os.cpu_count()} CPUs, {platform.python_implementation()} "
-              f"{platform.python_version()}, {platform.platform()}, load average {load_before:.2f} at start")
-        print(f"  server workers        {args.workers} (deputy serve, SQLite store)")
-        print(f"  load generator        {result.loadgen}, {args.connections} keep-alive connections, "
-              f"{result.seconds:.1f} s")
-        print(f"  requests/s            {rps:.1f}  ({result.requests} responses)")
-        print(f"  exchanges/s (200 OK)  {xps:.1f}  ({result.ok} OK)")
-        print(f"  latency p50 / p99     {result.p50_ms:.2f} ms / {result.p99_ms:.2f} ms")
-        print(f"  errors                {errors}  (non-200: {result.non_200}{" " + str(result.statuses) if result.statuses else ""}, "
-              f"connection: {result.conn_errors})")
-        print(f"  ES256 sign+verify     {ceiling:.0f} pairs/s on one core (joserfc, this run)")
-        print(f"  exchanges / ceiling   {xps / ceiling:.2f}")
-        print(f"  audit verify          {'OK' if verify.returncode == 0 else 'FAILED'}: {verify_text}")
-        print(f"  token.issued events   {issued_before} -> {issued_after} (+{grew}); "
-              f"{'>=' if grew >= smoke + result.ok else 'FEWER THAN'} {smoke} smoke + {result.ok} OK responses")
-        print(f"  server log            {len(problems)} problem line(s)")
-        for line in problems[:10]:
-            print(f"    {line[:300]}")
-        print(json.dumps({
-            **{k: v for k, v in asdict(result).items() if k != "statuses"},
-            "non_200_statuses": result.statuses, "ok": result.ok, "errors": errors,
-            "requests_per_s": round(rps, 1), "exchanges_per_s": round(xps, 1),
-            "p50_ms": round(result.p50_ms, 3), "p99_ms": round(result.p99_ms, 3),
-            "server_workers": args.workers, "connections": args.connections, "rate": args.rate,
-            "cpus": os.cpu_count(), "es256_sign_verify_per_s": round(ceiling, 1),
-            "exchanges_to_es256_ceiling": round(xps / ceiling, 3),
-            "audit_intact": verify.returncode == 0, "token_issued_before": issued_before,
-            "token_issued_after": issued_after, "smoke_exchanges": smoke, "load_average_at_start": load_before,
-            "audit_ok": audit_ok, "server_log_problems": len(problems),
-        }, sort_keys=True))
-        return 0 if audit_ok else 1
+        summary = {
+            "loadgen": result.loadgen, "server_workers": args.workers, "connections": args.connections,
+            "rate": args.rate, "cpus": os.cpu_count(), "load_average_at_start": round(load_before, 2),
+            "seconds": round(result.seconds, 3), "requests": result.requests, "ok": result.ok,
+            "requests_per_s": round(result.requests / result.seconds, 1),
+            "exchanges_per_s": round(result.ok / result.seconds, 1),
+            "p50_ms": round(result.p50_ms, 2), "p99_ms": round(result.p99_ms, 2),
+            "errors": result.non_200 + result.conn_errors, "non_200": result.non_200,
+            "non_200_statuses": result.statuses, "conn_errors": result.conn_errors,
+            "es256_sign_verify_per_s": round(ceiling, 1),
+            "exchanges_to_es256_ceiling": round(result.ok / result.seconds / ceiling, 4),
+            "audit_intact": verify.returncode == 0,
+            "audit_verify_output": " ".join((verify.stdout + verify.stderr).split()),
+            "token_issued_before": issued_before, "token_issued_after": issued_after,
+            "smoke_exchanges": smoke, "server_log_problems": log_problems(log),
+        }
+        summary["audit_ok"] = summary["audit_intact"] and issued_after - issued_before >= smoke + result.ok
+        report(summary)
+        return 0 if summary["audit_ok"] else 1
     finally:
         if args.keep_home:
             print(f"kept {home} (server log: {log})", file=sys.stderr)
@@ -348,4 +360,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted")

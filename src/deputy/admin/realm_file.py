@@ -27,6 +27,7 @@ from deputy.admin.schema import (
 )
 from deputy.admin.service import RealmAdmin
 from deputy.errors import InvalidInput
+from deputy.realm import Agent, Entitlement, Resource
 
 SECTIONS = ("groups", "resources", "users", "entitlements", "agents")
 
@@ -71,6 +72,7 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
         (parse_agent({k: v for k, v in a.items() if k not in ("secret", "keys")}, f"agents[{i}]"), a)
         for i, a in enumerate(raw_agents)
     ]
+    _check_before_applying(admin, resources, entitlements, agents)
     for group in groups:
         admin.put_group(group)
     for resource in resources:
@@ -83,8 +85,6 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
         admin.put_agent(agent)
         secret = raw.get("secret")
         if secret is not None:
-            if not isinstance(secret, str):
-                raise InvalidInput("invalid_input", "secret", public=f"agent {agent.client_id}: 'secret' must be a string")
             admin.set_secret(agent.client_id, secret)
         for jwk in raw.get("keys", []):
             admin.add_key(agent.client_id, jwk)
@@ -92,6 +92,43 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
         {"groups": len(groups), "resources": len(resources), "users": len(users),
          "entitlements": len(entitlements), "agents": len(agents)}
     )
+
+
+def _check_before_applying(
+    admin: RealmAdmin, resources: list[Resource], entitlements: list[Entitlement], agents: list[tuple[Agent, Any]]
+) -> None:
+    """What the admin service would refuse half-way through the load, refused before anything."""
+    def fail(msg: str) -> InvalidInput:
+        return InvalidInput("invalid_input", msg, public=msg)
+
+    known = {r.identifier: r for r in admin.store.realm.list_resources()}
+    known.update({r.identifier: r for r in resources})
+
+    def check_scopes(where: str, resource: str, scopes: tuple[str, ...]) -> None:
+        target = known.get(resource)
+        if target is None:
+            raise fail(f"{where}: resource {resource!r} does not exist")
+        unknown = set(scopes) - set(target.scopes)
+        if unknown:
+            raise fail(f"{where}: scopes {sorted(unknown)} are not defined by {resource}")
+
+    for i, ent in enumerate(entitlements):
+        check_scopes(f"entitlements[{i}]", ent.resource, ent.scopes)
+    for i, (agent, raw) in enumerate(agents):
+        where = f"agents[{i}]"
+        for j, grant in enumerate(agent.resource_grants):
+            check_scopes(f"{where}.resources[{j}]", grant.resource, grant.scopes)
+        secret = raw.get("secret")
+        if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
+            raise fail(f"{where}: 'secret' must be a string of at least 16 characters")
+        keys = raw.get("keys", [])
+        if not isinstance(keys, list):
+            raise fail(f"{where}: 'keys' must be a list of public JWKs")
+        for j, jwk in enumerate(keys):
+            try:
+                RealmAdmin.check_public_jwk(jwk)
+            except InvalidInput as exc:
+                raise fail(f"{where}.keys[{j}]: {exc.description}") from None
 
 
 def export_realm(admin: RealmAdmin) -> dict[str, Any]:

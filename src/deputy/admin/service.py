@@ -206,8 +206,11 @@ class RealmAdmin:
             self.store.realm.add_secret(conn, client_id, AgentSecret("configured", hash_secret(secret), self._now))
             append_in(conn, replace(self._event("agent.secret_created", secret_id="configured"), client_id=client_id), self._now)
 
-    def add_key(self, client_id: str, jwk: Mapping[str, Any]) -> AgentKey:
-        self.get_agent(client_id)
+    @staticmethod
+    def check_public_jwk(jwk: object) -> str:
+        """Validate a public key for private_key_jwt; returns its kid."""
+        if not isinstance(jwk, Mapping):
+            raise _invalid("a key must be a JWK object")
         if "d" in jwk or jwk.get("kty") == "oct":
             raise _invalid("register a public asymmetric key (no private part, no symmetric key)")
         kid = jwk.get("kid")
@@ -217,6 +220,11 @@ class RealmAdmin:
             import_key(dict(jwk))
         except (JoseError, ValueError, TypeError) as exc:
             raise _invalid(f"not a valid JWK: {exc.__class__.__name__}") from None
+        return kid
+
+    def add_key(self, client_id: str, jwk: Mapping[str, Any]) -> AgentKey:
+        self.get_agent(client_id)
+        kid = self.check_public_jwk(jwk)
         key = AgentKey(kid, dict(jwk), self._now)
         with self.store.db.write(audit=True) as conn:
             self.store.realm.add_key(conn, client_id, key)
@@ -274,6 +282,10 @@ class RealmAdmin:
     def rotate_key(self, alg: str, overlap_seconds: int | None = None) -> StoredKey:
         if alg not in ("ES256", "RS256"):
             raise _invalid("alg must be ES256 or RS256")
-        key = self.store.keys.rotate(alg, overlap_seconds or self.settings.key_overlap_seconds)
+        # An explicit 0 retires the old key at once (compromise); only None means "the default".
+        overlap = self.settings.key_overlap_seconds if overlap_seconds is None else overlap_seconds
+        if overlap < 0:
+            raise _invalid("overlap_seconds must not be negative")
+        key = self.store.keys.rotate(alg, overlap)
         self.store.audit.append(self._event("key.rotated", kid=key.kid, alg=alg))
         return key

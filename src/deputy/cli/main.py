@@ -125,6 +125,8 @@ def serve(
     if "DEPUTY_ISSUER" not in os.environ and host in ("127.0.0.1", "localhost"):
         os.environ["DEPUTY_ISSUER"] = f"http://127.0.0.1:{port}"
     settings = settings_for(home)
+    # Remember the issuer in the home, so that `deputy` commands run there mint tokens for it.
+    write_config_file(settings.home, {"issuer": settings.issuer})
     with open_deputy(home) as deputy:  # create schema and keys once, before workers start
         if settings.admin_token == "":
             admin_token_for(settings)

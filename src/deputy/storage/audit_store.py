@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import Connection, Select, insert, select
 
@@ -67,7 +68,10 @@ class AuditStore:
 
     def _query(self, flt: AuditFilter) -> Select[tuple[object, ...]]:
         t = audit_events
-        query = select(t.c.seq, t.c.event_id, t.c.time, t.c.body, t.c.prev_hash, t.c.hash)
+        query = select(
+            t.c.seq, t.c.event_id, t.c.time, t.c.body, t.c.prev_hash, t.c.hash,
+            t.c.type, t.c.outcome, t.c.client_id, t.c.subject, t.c.actors, t.c.audience,
+        )
         if flt.subject:
             query = query.where(t.c.subject == flt.subject)
         if flt.agent:
@@ -94,13 +98,35 @@ class AuditStore:
         flt = flt or AuditFilter()
         with self._db.read() as conn:
             result = conn.execution_options(yield_per=batch).execute(self._query(flt))
-            for row in result:
-                event = AuditEvent.from_dict(json.loads(str(row.body)))
-                yield AuditRecord(
-                    int(row.seq), str(row.event_id), int(row.time), event, str(row.prev_hash), str(row.hash)
-                )
+            # Close the (server-side, on PostgreSQL) cursor even when the caller stops early,
+            # as verify_chain does at the first break.
+            with result:
+                for row in result:
+                    event = _with_columns(AuditEvent.from_dict(json.loads(str(row.body))), row)
+                    yield AuditRecord(
+                        int(row.seq), str(row.event_id), int(row.time), event, str(row.prev_hash), str(row.hash)
+                    )
 
     def count(self) -> int:
         with self._db.read() as conn:
             last = conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq.desc()).limit(1)).first()
             return 0 if last is None else int(last.seq)
+
+
+def _with_columns(event: AuditEvent, row: Any) -> AuditEvent:
+    """The filter columns are copies of the body that the hash does not cover. If any of them
+    disagrees with the body (one of the two was changed, e.g. to hide an event from filtered
+    queries), the event is returned with the disagreement attached, so that its hash no longer
+    matches and verification reports the record as tampered."""
+    columns = {
+        "type": row.type, "outcome": row.outcome, "client_id": row.client_id, "subject": row.subject,
+        "actors": row.actors, "audience": row.audience,
+    }
+    from_body = {
+        "type": event.type, "outcome": event.outcome, "client_id": event.client_id, "subject": event.subject,
+        "actors": "|" + "|".join(event.actor_chain) + "|", "audience": "|" + "|".join(event.audience) + "|",
+    }
+    if columns == from_body:
+        return event
+    mismatch = {k: columns[k] for k in columns if columns[k] != from_body[k]}
+    return replace(event, data={**event.data, "_column_mismatch": mismatch})

@@ -54,11 +54,17 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (creates it on an empty database)."""
-        with self.engine.connect() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
-            conn.commit()
+        with self._write_lock, self.engine.connect() as conn:
+            # SQLite: take the write lock up front (BEGIN IMMEDIATE), so that processes opening
+            # a new database together wait for each other instead of failing "database is locked".
+            conn.info["write"] = True
+            try:
+                config = alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                conn.commit()
+            finally:
+                conn.info.pop("write", None)
 
     create_schema = migrate
 

@@ -23,6 +23,7 @@ class KeyStore:
         self._refresh = refresh_seconds
         self._ring: KeyRing | None = None
         self._loaded_at = 0
+        self._next_retirement: int | None = None  # when the ring must drop a retiring key
         self._lock = threading.Lock()
 
     def stored_keys(self) -> list[StoredKey]:
@@ -35,20 +36,22 @@ class KeyStore:
     def ensure_keys(self) -> None:
         """Create an active key for every issuing algorithm that has none (first start)."""
         now = self._clock.now()
-        active = {k.alg for k in self.stored_keys() if k.retire_at is None}
-        for alg in ISSUING_ALGORITHMS:
-            if alg not in active:
-                self._insert(generate_key(alg, now))
-        self.invalidate()
-
-    def _insert(self, key: StoredKey) -> None:
+        if {k.alg for k in self.stored_keys() if k.retire_at is None} >= set(ISSUING_ALGORITHMS):
+            return  # the common case: nothing to do, no write lock taken
+        # Check again under the write lock, so that processes starting together make one key each.
         with self._db.write() as conn:
-            conn.execute(
-                insert(signing_keys).values(
-                    kid=key.kid, alg=key.alg, private_jwk=dict(key.private_jwk),
-                    created_at=key.created_at, retire_at=key.retire_at,
-                )
-            )
+            rows = conn.execute(select(signing_keys.c.alg).where(signing_keys.c.retire_at.is_(None)))
+            active = {r.alg for r in rows}
+            for alg in ISSUING_ALGORITHMS:
+                if alg not in active:
+                    key = generate_key(alg, now)
+                    conn.execute(
+                        insert(signing_keys).values(
+                            kid=key.kid, alg=key.alg, private_jwk=dict(key.private_jwk),
+                            created_at=key.created_at, retire_at=key.retire_at,
+                        )
+                    )
+        self.invalidate()
 
     def rotate(self, alg: str, overlap_seconds: int) -> StoredKey:
         """Make a new active key for ``alg``; the old one stays published for the overlap."""
@@ -76,7 +79,13 @@ class KeyStore:
     def key_ring(self) -> KeyRing:
         now = self._clock.now()
         with self._lock:
-            if self._ring is None or now - self._loaded_at >= self._refresh:
-                self._ring = KeyRing(self.stored_keys(), now)
+            retired = self._next_retirement is not None and now >= self._next_retirement
+            if self._ring is None or retired or now - self._loaded_at >= self._refresh:
+                keys = self.stored_keys()
+                self._ring = KeyRing(keys, now)
                 self._loaded_at = now
+                # A retired key must stop verifying (and leave the JWKS) at retire_at, not up
+                # to ``refresh_seconds`` later.
+                pending = [k.retire_at for k in keys if k.retire_at is not None and k.retire_at > now]
+                self._next_retirement = min(pending) if pending else None
             return self._ring

@@ -1,0 +1,174 @@
+"""The `deputy` command against a store in a temporary home (in-process, via Typer's runner)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deputy.cli.main import app
+from deputy.config import Settings
+from deputy.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN
+from deputy.jose import peek_claims
+from deputy.runtime import Deputy
+from tests.helpers import form
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("DEPUTY_HOME", str(path))
+    result = runner.invoke(app, ["init", "--dev-realm"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def fails(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code != 0, result.output
+    return result.output
+
+
+def exchange(home: Path, client: tuple[str, str], subject: str, audience: str) -> dict[str, object]:
+    deputy = Deputy.open(Settings.from_env())
+    try:
+        params = {"grant_type": GRANT_TOKEN_EXCHANGE, "subject_token": subject,
+                  "subject_token_type": TOKEN_TYPE_ACCESS_TOKEN, "audience": audience}
+        return deputy.token.handle(form(params, client)).body
+    finally:
+        deputy.close()
+
+
+def test_user_token_names_the_user_and_the_agent(home: Path) -> None:
+    token = ok("token", "user", "bob", "--client", "incident-agent", "--scope", "openid", "--scope", "profile").strip()
+    header, claims = peek_claims(token)
+    assert header["typ"] == "at+jwt"
+    assert claims["sub"] == "bob" and claims["aud"] == "incident-agent"
+    assert claims["scope"] == "openid profile"
+
+
+def test_user_token_for_unknown_user_is_a_clear_error(home: Path) -> None:
+    output = fails("token", "user", "nobody", "--client", "incident-agent")
+    assert "No user 'nobody'" in output
+    assert "Traceback" not in output
+
+
+def test_registering_an_agent_prints_a_secret_that_works(home: Path) -> None:
+    ok("users", "add", "carol", "--group", "it")
+    output = ok(
+        "agents", "add", "helper-agent", "--owner", "carol", "--group", "it",
+        "--allow", "https://incidents.example=incidents:read", "--activate",
+    )
+    secret = re.search(r"(dps_[A-Za-z0-9_-]+)", output)
+    assert secret is not None, output
+    token = ok("token", "user", "carol", "--client", "helper-agent").strip()
+    body = exchange(home, ("helper-agent", secret.group(1)), token, "https://incidents.example")
+    assert body["scope"] == "incidents:read"
+
+
+def test_staged_agent_must_be_activated(home: Path) -> None:
+    output = ok("agents", "add", "staged-agent", "--group", "it", "--allow", "https://incidents.example=incidents:read")
+    assert "staged" in output
+    shown = json.loads(ok("agents", "show", "staged-agent"))
+    assert shown["status"] == "staged"
+    assert "secret_hash" not in json.dumps(shown)
+    ok("agents", "activate", "staged-agent")
+    assert json.loads(ok("agents", "show", "staged-agent"))["status"] == "active"
+
+
+def test_allow_and_subjects_change_what_an_agent_may_do(home: Path) -> None:
+    ok("agents", "allow", "triage-agent", "https://incidents.example", "--scope", "incidents:read", "--scope", "hr:read")
+    ok("agents", "subjects", "triage-agent", "--user", "bob")
+    shown = json.loads(ok("agents", "show", "triage-agent"))
+    assert shown["subject_users"] == ["bob"] and shown["subject_groups"] == []
+    grant = [g for g in shown["resources"] if g["resource"] == "https://incidents.example"][0]
+    assert grant["scopes"] == ["incidents:read", "hr:read"]
+
+
+def test_allow_with_undefined_scope_is_refused(home: Path) -> None:
+    output = " ".join(fails("agents", "allow", "triage-agent", "https://incidents.example", "--scope", "root").split())
+    assert "not defined by https://incidents.example" in output
+
+
+def test_suspend_revokes_live_tokens(home: Path) -> None:
+    token = ok("token", "user", "jane", "--client", "incident-agent").strip()
+    exchange(home, ("incident-agent", "incident-agent-dev-secret"), token, "https://incidents.example")
+    output = ok("agents", "suspend", "incident-agent")
+    assert "suspended" in output and "revoked" in output
+
+
+def test_realm_file_errors_name_the_field(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[resources]]\nidentifier = "https://x.example#frag"\nscopes = ["a"]\n')
+    output = fails("realm", "load", str(bad))
+    assert "resources[0]" in output and "fragment" in output
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('[[users]]\nusername = "dave"\nshoe_size = 44\n')
+    assert "shoe_size" in fails("realm", "load", str(unknown))
+
+
+def test_realm_export_then_load_round_trips(home: Path, tmp_path: Path) -> None:
+    exported = ok("realm", "export")
+    path = tmp_path / "realm.json"
+    path.write_text(exported)
+    assert "loaded" in ok("realm", "load", str(path))
+    assert json.loads(ok("realm", "export")) == json.loads(exported)
+
+
+def test_tokens_show_and_revoke_cascade(home: Path) -> None:
+    token = ok("token", "user", "jane", "--client", "incident-agent").strip()
+    jti = peek_claims(token)[1]["jti"]
+    hop = exchange(home, ("incident-agent", "incident-agent-dev-secret"), token, "triage-agent")
+    exchange(home, ("triage-agent", "triage-agent-dev-secret"), str(hop["access_token"]), "https://incidents.example")
+    tree = ok("tokens", "show", jti)
+    assert tree.count("live") == 3
+    assert "revoked 3 token(s)" in ok("tokens", "revoke", jti)
+    assert ok("tokens", "show", jti).count("revoked (") == 3
+
+
+def test_audit_verify_detects_tampering(home: Path) -> None:
+    ok("token", "user", "jane", "--client", "incident-agent")
+    assert "intact" in ok("audit", "verify")
+    with sqlite3.connect(home / "deputy.db") as conn:
+        conn.execute("UPDATE audit_events SET body = replace(body, 'jane', 'mallory') WHERE subject = 'jane'")
+    output = fails("audit", "verify")
+    assert "BROKEN" in output
+
+
+def test_audit_verify_detects_a_changed_filter_column(home: Path) -> None:
+    ok("token", "user", "jane", "--client", "incident-agent")
+    with sqlite3.connect(home / "deputy.db") as conn:
+        conn.execute("UPDATE audit_events SET subject = 'someone-else' WHERE subject = 'jane'")
+    assert "BROKEN" in fails("audit", "verify")
+
+
+def test_audit_export_csv_and_filters(home: Path, tmp_path: Path) -> None:
+    ok("token", "user", "jane", "--client", "incident-agent")
+    ok("token", "user", "bob", "--client", "incident-agent")
+    out = tmp_path / "audit.csv"
+    ok("audit", "export", "--format", "csv", "--type", "token.issued", "--user", "bob", "-o", str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("seq,")
+    assert len(lines) == 2 and ",bob," in lines[1]
+    assert "--format" in fails("audit", "export", "--format", "xml")
+
+
+def test_keys_rotate_keeps_old_key_published(home: Path) -> None:
+    before = ok("keys", "list")
+    ok("keys", "rotate", "--alg", "ES256")
+    after = ok("keys", "list")
+    es256_before = before.count("ES256")
+    assert after.count("ES256") == es256_before + 1
+    assert "active" in after

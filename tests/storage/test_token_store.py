@@ -1,0 +1,112 @@
+"""Token lineage: ancestry, descendants, and revocation that cascades down the exchange tree."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from deputy.audit import AuditEvent, verify_chain
+from deputy.clock import FixedClock
+from deputy.protocol.ports import TokenRecord
+from deputy.runtime import Deputy
+from deputy.storage.audit_store import AuditFilter
+
+
+def _issue(deputy: Deputy, jti: str, *, parent: str | None = None, client: str = "incident-agent",
+           actors: tuple[str, ...] = (), mode: str = "delegation", ttl: int = 300, subject: str = "jane") -> TokenRecord:
+    now = deputy.store.clock.now()
+    record = TokenRecord(jti=jti, subject=subject, client_id=client, grant_type="test", mode=mode, issued_at=now,
+                         expires_at=now + ttl, audience=("https://incidents.example",), scope=("incidents:read",),
+                         actors=actors, parent_jti=parent)
+    deputy.store.tokens.record_issuance(record, AuditEvent(type="token.issued", client_id=client, subject=subject,
+                                                           actor_chain=actors, jti=jti, parent_jti=parent))
+    return record
+
+
+def _revoked(deputy: Deputy) -> set[str]:
+    return {jti for jti in ("root", "mid", "leaf", "leaf2", "sibling", "other")
+            if (r := deputy.store.tokens.get_token(jti)) is not None and r.revoked_at is not None}
+
+
+@pytest.fixture
+def tree(any_deputy: Deputy) -> Deputy:
+    """root (user) → mid (incident-agent) → leaf (triage-agent) → leaf2 (report-agent);
+    root → sibling (incident-agent); other (bob, unrelated)."""
+    _issue(any_deputy, "root", mode="user")
+    _issue(any_deputy, "mid", parent="root", actors=("incident-agent",))
+    _issue(any_deputy, "leaf", parent="mid", client="triage-agent", actors=("triage-agent", "incident-agent"))
+    _issue(any_deputy, "leaf2", parent="leaf", client="report-agent",
+           actors=("report-agent", "triage-agent", "incident-agent"))
+    _issue(any_deputy, "sibling", parent="root", actors=("incident-agent",))
+    _issue(any_deputy, "other", client="triage-agent", subject="bob", mode="user")
+    return any_deputy
+
+
+def test_lineage_is_recorded(tree: Deputy) -> None:
+    tokens = tree.store.tokens
+    record = tokens.get_token("leaf2")
+    assert record is not None
+    assert record.actors == ("report-agent", "triage-agent", "incident-agent")
+    assert record.parent_jti == "leaf" and record.revoked_at is None
+    assert [r.jti for r in tokens.ancestry("leaf2")] == ["leaf2", "leaf", "mid", "root"]
+    assert {r.jti for r in tokens.descendants("root")} == {"root", "mid", "leaf", "leaf2", "sibling"}
+    assert {r.jti for r in tokens.descendants("mid")} == {"mid", "leaf", "leaf2"}
+    assert tokens.descendants("nope") == [] and tokens.get_token("nope") is None
+
+
+def test_revocation_cascades_over_three_levels(tree: Deputy) -> None:
+    now = tree.store.clock.now()
+    event = AuditEvent(type="token.revoked", jti="mid")
+    assert tree.store.tokens.revoke("mid", "test", now, event) == 3
+    assert _revoked(tree) == {"mid", "leaf", "leaf2"}
+    leaf2 = tree.store.tokens.get_token("leaf2")
+    assert leaf2 is not None and leaf2.revoked_at == now and leaf2.revoked_reason == "test"
+    audit = list(tree.store.audit.records(AuditFilter(type="token.revoked")))
+    assert len(audit) == 1 and audit[0].event.data["revoked_count"] == 3
+    # Revoking the root now only counts what was still live.
+    assert tree.store.tokens.revoke("root", "test", now, AuditEvent(type="token.revoked", jti="root")) == 2
+    assert _revoked(tree) == {"root", "mid", "leaf", "leaf2", "sibling"}
+    assert tree.store.tokens.revoke("root", "again", now, AuditEvent(type="token.revoked")) == 0
+    assert tree.store.tokens.get_token("root").revoked_reason == "test"  # type: ignore[union-attr]
+    assert verify_chain(tree.store.audit.records())[1] is None
+
+
+def _revoke_by_actor(deputy: Deputy, agent_id: str) -> int:
+    with deputy.store.db.write() as conn:
+        return deputy.store.tokens.revoke_by_actor_in(conn, agent_id, f"agent {agent_id} suspended",
+                                                      deputy.store.clock.now())
+
+
+def test_revoke_by_actor_takes_every_token_the_agent_acted_in_and_below(tree: Deputy) -> None:
+    assert _revoke_by_actor(tree, "triage-agent") == 3  # leaf (+leaf2 below), and bob's token issued to it
+    assert _revoked(tree) == {"leaf", "leaf2", "other"}
+    assert _revoke_by_actor(tree, "triage-agent") == 0  # idempotent
+
+
+def test_revoke_by_actor_of_the_first_actor(tree: Deputy) -> None:
+    assert _revoke_by_actor(tree, "incident-agent") == 5  # root was issued to it, so the whole tree
+    assert _revoked(tree) == {"root", "mid", "leaf", "leaf2", "sibling"}
+
+
+def test_revoke_by_actor_deep_in_the_chain_only(tree: Deputy) -> None:
+    assert _revoke_by_actor(tree, "report-agent") == 1
+    assert _revoked(tree) == {"leaf2"}
+    assert _revoke_by_actor(tree, "nobody") == 0
+
+
+def test_revoke_by_actor_skips_expired_roots(any_deputy: Deputy, clock: FixedClock) -> None:
+    _issue(any_deputy, "old", actors=("incident-agent",), ttl=10)
+    _issue(any_deputy, "live", actors=("incident-agent",), ttl=1000)
+    clock.advance(11)
+    assert _revoke_by_actor(any_deputy, "incident-agent") == 1
+    assert any_deputy.store.tokens.get_token("old").revoked_at is None  # type: ignore[union-attr]
+    assert any_deputy.store.tokens.get_token("live").revoked_at == clock.now()  # type: ignore[union-attr]
+
+
+def test_issuance_and_its_audit_event_commit_together(any_deputy: Deputy) -> None:
+    _issue(any_deputy, "dup")
+    events_before = any_deputy.store.audit.count()
+    with pytest.raises(IntegrityError):
+        _issue(any_deputy, "dup")
+    assert any_deputy.store.audit.count() == events_before  # no audit event without its token
+    assert len(any_deputy.store.tokens.descendants("dup")) == 1
