@@ -17,7 +17,7 @@ FORM = "application/x-www-form-urlencoded"
 
 # What must never reach a client: Python internals, file paths, stack frames.
 _LEAK_PATTERNS = (
-    re.compile(r"Traceback", re.I),
+    re.compile(r"Traceback", re.IGNORECASE),
     re.compile(r'File "'),
     re.compile(r"\.py\b"),
     re.compile(r"/work/|/usr/|site-packages|/tmp/"),

@@ -23,7 +23,16 @@ from deputy.http import create_app
 from deputy.runtime import Deputy
 from deputy.storage.schema import audit_events
 from tests.conftest import ADMIN_TOKEN, AGENT, INCIDENTS, ISSUER, TRIAGE
-from tests.http.support import ADMIN, assert_no_leak, assert_oauth_error, basic, exchange, exchanged, introspect, user_token
+from tests.http.support import (
+    ADMIN,
+    assert_no_leak,
+    assert_oauth_error,
+    basic,
+    exchange,
+    exchanged,
+    introspect,
+    user_token,
+)
 
 
 def _admin_routes(app: Starlette) -> list[tuple[str, str]]:

@@ -113,7 +113,7 @@ def test_token_from_token_endpoint_verifies_with_published_keys(client: TestClie
     assert decoded.header["kid"] in {k["kid"] for k in _jwks(client)["keys"]}
     assert decoded.claims["sub"] == "jane"
     # The signature is really checked: a modified payload fails against the same keys.
-    header, payload, signature = token.split(".")
+    header, _, signature = token.split(".")
     other = base64.urlsafe_b64encode(json.dumps({**decoded.claims, "sub": "mallory"}).encode()).decode().rstrip("=")
     with pytest.raises(BadSignatureError):
         jwt.decode(f"{header}.{other}.{signature}", keyset, algorithms=["ES256", "RS256"])

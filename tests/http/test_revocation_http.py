@@ -54,7 +54,7 @@ def test_revoking_the_root_cascades_to_all(client: TestClient) -> None:
 
 
 def test_receiving_agent_may_revoke_a_token_issued_for_it(client: TestClient) -> None:
-    user, middle, last = _chain(client)
+    _, middle, last = _chain(client)
     _revoke(client, TRIAGE, middle)  # aud=triage-agent
     assert introspect(client, AGENT, last) == {"active": False}
 

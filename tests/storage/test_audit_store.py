@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -36,7 +37,7 @@ def test_append_links_records_and_verifies(any_deputy: Deputy) -> None:
     records = list(any_deputy.store.audit.records())
     assert [r.seq for r in records] == list(range(1, start + 11))
     assert records[0].prev_hash == GENESIS_HASH
-    for prev, cur in zip(records, records[1:], strict=False):
+    for prev, cur in itertools.pairwise(records):
         assert cur.prev_hash == prev.hash
         assert cur.hash == chain_hash(cur.prev_hash, cur.seq, cur.event_id, cur.time, cur.event)
     assert _verify(any_deputy) == (start + 10, None)
@@ -46,7 +47,7 @@ def test_append_links_records_and_verifies(any_deputy: Deputy) -> None:
 
 
 def _break(deputy: Deputy) -> tuple[int, str]:
-    count, broken = verify_chain(deputy.store.audit.records())
+    _, broken = verify_chain(deputy.store.audit.records())
     assert broken is not None, "tampering went unnoticed"
     return broken.seq, broken.problem
 

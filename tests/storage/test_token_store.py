@@ -110,3 +110,16 @@ def test_issuance_and_its_audit_event_commit_together(any_deputy: Deputy) -> Non
         _issue(any_deputy, "dup")
     assert any_deputy.store.audit.count() == events_before  # no audit event without its token
     assert len(any_deputy.store.tokens.descendants("dup")) == 1
+
+
+def test_child_recorded_after_its_parent_was_revoked_is_born_revoked(any_deputy: Deputy) -> None:
+    """An exchange that read its subject token just before a revocation and commits just after."""
+    _issue(any_deputy, "parent", mode="user")
+    now = any_deputy.store.clock.now()
+    assert any_deputy.store.tokens.revoke("parent", "compromised", now, AuditEvent(type="token.revoked")) == 1
+    _issue(any_deputy, "late-child", parent="parent", actors=("incident-agent",))
+    child = any_deputy.store.tokens.get_token("late-child")
+    assert child is not None
+    assert child.revoked_at == now and child.revoked_reason == "compromised"
+    _issue(any_deputy, "unrelated", actors=("incident-agent",))
+    assert any_deputy.store.tokens.get_token("unrelated").revoked_at is None  # type: ignore[union-attr]

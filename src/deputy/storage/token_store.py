@@ -51,13 +51,23 @@ class TokenStore:
 
     def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
         with self._db.write(audit=True) as conn:
+            revoked_at, revoked_reason = record.revoked_at, record.revoked_reason
+            if record.parent_jti is not None and revoked_at is None:
+                # The parent may have been revoked after the grant read it and before this
+                # commit (revocations hold the same lock, so this read is current): the cascade
+                # covers this token too, or the tree would show a live child of a revoked token.
+                parent = conn.execute(
+                    select(tokens.c.revoked_at, tokens.c.revoked_reason).where(tokens.c.jti == record.parent_jti)
+                ).first()
+                if parent is not None and parent.revoked_at is not None:
+                    revoked_at, revoked_reason = int(parent.revoked_at), parent.revoked_reason
             conn.execute(
                 insert(tokens).values(
                     jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
                     client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
                     audience=list(record.audience), scope=list(record.scope),
                     actors=list(record.actors), issued_at=record.issued_at,
-                    expires_at=record.expires_at,
+                    expires_at=record.expires_at, revoked_at=revoked_at, revoked_reason=revoked_reason,
                 )
             )
             actors = set(record.actors)
