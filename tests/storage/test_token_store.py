@@ -54,6 +54,22 @@ def test_lineage_is_recorded(tree: Deputy) -> None:
     assert tokens.descendants("nope") == [] and tokens.get_token("nope") is None
 
 
+def test_descendants_list_every_token_after_its_parent(any_deputy: Deputy) -> None:
+    """All issued in the same second (as chained exchanges are): order must still follow the tree,
+    whatever the random jti values sort as."""
+    for round_ in range(5):
+        _issue(any_deputy, f"r{round_}", mode="user")
+        _issue(any_deputy, f"z{round_}", parent=f"r{round_}", actors=("incident-agent",))
+        _issue(any_deputy, f"a{round_}", parent=f"z{round_}", actors=("triage-agent", "incident-agent"))
+        _issue(any_deputy, f"m{round_}", parent=f"a{round_}", actors=("x", "triage-agent", "incident-agent"))
+        _issue(any_deputy, f"b{round_}", parent=f"r{round_}", actors=("incident-agent",))
+        order = [r.jti for r in any_deputy.store.tokens.descendants(f"r{round_}")]
+        assert sorted(order) == sorted(f"{p}{round_}" for p in "rzamb")
+        assert order[0] == f"r{round_}"
+        for record in any_deputy.store.tokens.descendants(f"r{round_}")[1:]:
+            assert order.index(record.parent_jti or "") < order.index(record.jti), order
+
+
 def test_revocation_cascades_over_three_levels(tree: Deputy) -> None:
     now = tree.store.clock.now()
     event = AuditEvent(type="token.revoked", jti="mid")

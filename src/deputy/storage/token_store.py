@@ -96,13 +96,25 @@ class TokenStore:
         return chain
 
     def descendants(self, jti: str) -> list[TokenRecord]:
-        """The token and everything derived from it (for `deputy tokens show`)."""
+        """The token and everything derived from it (for `deputy tokens show`), every token
+        after its parent. Exchanges within one second share ``issued_at``, so that alone
+        would not order a child after its parent."""
         with self._db.read() as conn:
             ids = [r.jti for r in conn.execute(_DESCENDANTS, {"root": jti})]
             if not ids:
                 return []
-            rows = conn.execute(select(tokens).where(tokens.c.jti.in_(ids)).order_by(tokens.c.issued_at))
-            return [_record(r) for r in rows]
+            rows = conn.execute(select(tokens).where(tokens.c.jti.in_(ids)).order_by(tokens.c.issued_at, tokens.c.jti))
+            records = {r.jti: r for r in map(_record, rows)}
+        ordered: list[TokenRecord] = []
+        placed: set[str] = set()
+        frontier = [jti]
+        while frontier:  # breadth-first from the root
+            level = [r for r in records.values() if r.jti in frontier and r.jti not in placed]
+            ordered += level
+            placed.update(r.jti for r in level)
+            parents = {r.jti for r in level}
+            frontier = [r.jti for r in records.values() if r.parent_jti in parents and r.jti not in placed]
+        return ordered
 
     @staticmethod
     def _revoke_trees(conn: Connection, roots: Iterable[str], reason: str, now: int) -> int:
