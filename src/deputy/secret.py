@@ -46,4 +46,5 @@ def verify_secret(secret: str, stored_hash: str) -> bool:
 
 
 def new_token_id() -> str:
-    return _stdlib_secrets.token_urlsafe(18)
+    """128 random bits in hex: safe in URLs, logs and command lines (never starts with '-')."""
+    return _stdlib_secrets.token_hex(16)

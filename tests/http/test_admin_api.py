@@ -553,3 +553,28 @@ def test_unknown_objects_are_404(client: TestClient) -> None:
         assert r.json()["error"] == "not_found"
     r = client.post("/admin/entitlements", json={"group": "it", "resource": "https://nowhere.example"}, headers=ADMIN)
     assert r.status_code == 404 and "nowhere" in r.json()["error_description"]
+
+
+def test_create_agent_with_keys_registers_them(client: TestClient) -> None:
+    from joserfc.jwk import ECKey
+
+    public = ECKey.generate_key("P-256", parameters={"kid": "ck1"}, private=True).as_dict(private=False)
+    created = _create_agent(client, keys=[public])
+    assert [k["kid"] for k in created["keys"]] == ["ck1"]
+
+
+def test_create_agent_refuses_a_chosen_secret_and_bad_keys_and_creates_nothing(client: TestClient) -> None:
+    r = client.post("/admin/agents", json={**NEW_AGENT, "secret": "my-own-secret-value"}, headers=ADMIN)
+    assert r.status_code == 400 and "generated" in r.json()["error_description"]
+    r = client.post("/admin/agents", json={**NEW_AGENT, "keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "x"}]}, headers=ADMIN)
+    assert r.status_code == 400
+    assert client.get("/admin/agents/summary-agent", headers=ADMIN).status_code == 404
+
+
+def test_an_agent_view_can_be_sent_back_with_put(client: TestClient) -> None:
+    view = _create_agent(client)
+    view.pop("client_secret")
+    view["name"] = "From the view"
+    r = client.put("/admin/agents/summary-agent", json=view, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "From the view" and r.json()["secrets"] == view["secrets"]

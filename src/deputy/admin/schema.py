@@ -120,7 +120,7 @@ def parse_agent(data: Mapping[str, Any], where: str = "agent") -> Agent:
     _known(
         data, where,
         {"client_id", "name", "description", "owners", "status", "may_impersonate", "subject_users",
-         "subject_groups", "resources", "audiences", "secret", "keys"},
+         "subject_groups", "resources", "audiences"},
     )
     status = _str(data, "status", where, "staged")
     try:
