@@ -120,7 +120,7 @@ def parse_agent(data: Mapping[str, Any], where: str = "agent") -> Agent:
     _known(
         data, where,
         {"client_id", "name", "description", "owners", "status", "may_impersonate", "subject_users",
-         "subject_groups", "resources", "audiences"},
+         "subject_groups", "resources", "audiences", "redirect_uris", "public_client"},
     )
     status = _str(data, "status", where, "staged")
     try:
@@ -155,7 +155,23 @@ def parse_agent(data: Mapping[str, Any], where: str = "agent") -> Agent:
         subject_groups=_names(data, "subject_groups", where),
         resource_grants=tuple(grants),
         audiences=tuple(audiences),
+        redirect_uris=_redirect_uris(data.get("redirect_uris", []), where),
+        public_client=_bool(data, "public_client", where),
     )
+
+
+def _redirect_uris(value: object, where: str) -> tuple[str, ...]:
+    """OAuth 2.1 / RFC 6749 §3.1.2: absolute, no fragment; https except on loopback."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(where, "'redirect_uris' must be a list of URLs")
+    for uri in value:
+        parts = urlsplit(uri)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.fragment or "#" in uri or not parts.scheme or not parts.netloc:
+            raise _fail(where, f"redirect URI {uri!r} must be absolute and without a fragment")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise _fail(where, f"redirect URI {uri!r} must use https (http only on loopback)")
+    return tuple(value)
 
 
 def agent_to_dict(agent: Agent) -> dict[str, Any]:
@@ -170,6 +186,8 @@ def agent_to_dict(agent: Agent) -> dict[str, Any]:
         "subject_groups": list(agent.subject_groups),
         "resources": [{"resource": g.resource, "scopes": list(g.scopes)} for g in agent.resource_grants],
         "audiences": list(agent.audiences),
+        "redirect_uris": list(agent.redirect_uris),
+        "public_client": agent.public_client,
     }
 
 

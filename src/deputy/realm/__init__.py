@@ -11,6 +11,7 @@ from deputy.realm.models import (
     Group,
     Resource,
     ResourceGrant,
+    TrustedIssuer,
     User,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "Group",
     "Resource",
     "ResourceGrant",
+    "TrustedIssuer",
     "User",
 ]

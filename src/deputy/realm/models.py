@@ -81,6 +81,10 @@ class Agent:
     resource_grants: tuple[ResourceGrant, ...] = ()
     # Audience values that identify this agent in a subject token (its client_id always does).
     audiences: tuple[str, ...] = ()
+    # Sign-in clients (authorization code flow): exact redirect URIs, and whether the client is
+    # public (no secret; PKCE is then its only protection).
+    redirect_uris: tuple[str, ...] = ()
+    public_client: bool = False
     secrets: tuple[AgentSecret, ...] = field(default=(), compare=False)
     keys: tuple[AgentKey, ...] = field(default=(), compare=False)
 
@@ -116,3 +120,31 @@ class Entitlement:
     group: str
     resource: str
     scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An external OIDC/OAuth issuer whose tokens Deputy accepts as subject tokens."""
+
+    issuer: str
+    # Where the keys come from: a discovery URL (…/.well-known/openid-configuration) or a JWKS URL.
+    discovery_url: str = ""
+    jwks_uri: str = ""
+    # The claim that names the Deputy user (sub, oid, preferred_username, email, ...).
+    user_claim: str = "sub"
+    # Create unknown users on first sight (with the mapped groups) instead of refusing them.
+    provision: bool = False
+    groups_claim: str = ""
+    # external group value -> Deputy group
+    group_map: tuple[tuple[str, str], ...] = ()
+    # agent client_id -> the audience values that identify that agent in this issuer's tokens
+    agent_audiences: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    # Accepted JOSE "typ" header values; "" stands for a token without typ.
+    token_types: tuple[str, ...] = ("at+jwt", "JWT", "")
+
+    def audiences_for(self, client_id: str) -> frozenset[str]:
+        for agent, values in self.agent_audiences:
+            if agent == client_id:
+                return frozenset(values)
+        return frozenset()

@@ -92,6 +92,8 @@ class RealmStore:
             subject_users=tuple(row.subject_users),
             subject_groups=tuple(row.subject_groups),
             audiences=tuple(row.audiences),
+            redirect_uris=tuple(row.redirect_uris or ()),
+            public_client=bool(row.public_client),
             resource_grants=tuple(ResourceGrant(g.resource, tuple(g.scopes)) for g in grants),
             secrets=tuple(AgentSecret(s.secret_id, s.secret_hash, int(s.created_at), s.expires_at) for s in secrets),
             keys=tuple(AgentKey(k.kid, dict(k.jwk), int(k.created_at)) for k in keys),
@@ -179,6 +181,7 @@ class RealmStore:
             "status": agent.status.value, "may_impersonate": agent.may_impersonate,
             "subject_users": list(agent.subject_users), "subject_groups": list(agent.subject_groups),
             "audiences": list(agent.audiences), "updated_at": now,
+            "redirect_uris": list(agent.redirect_uris), "public_client": agent.public_client,
         }
         if conn.execute(select(agents.c.client_id).where(agents.c.client_id == agent.client_id)).first():
             conn.execute(update(agents).where(agents.c.client_id == agent.client_id).values(**values))

@@ -71,6 +71,9 @@ agents = Table(
     Column("subject_groups", JSON, nullable=False),
     Column("audiences", JSON, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Sign-in (authorization code) clients: where codes may be sent, and whether it has no secret.
+    Column("redirect_uris", JSON, nullable=False, default=list),
+    Column("public_client", Boolean, nullable=False, default=False),
 )
 
 agent_grants = Table(
@@ -116,6 +119,9 @@ tokens = Table(
     Column("expires_at", BigInteger, nullable=False, index=True),
     Column("revoked_at", BigInteger, nullable=True),
     Column("revoked_reason", String(100), nullable=True),
+    # The consent (delegation grant) or refresh-token family a user token came from, if any:
+    # withdrawing the consent revokes every token that points at it, and their descendants.
+    Column("grant_ref", String(64), nullable=True, index=True),
 )
 
 token_actors = Table(
@@ -158,4 +164,82 @@ signing_keys = Table(
     Column("private_jwk", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("retire_at", BigInteger, nullable=True),
+)
+
+# -- issue 3: sign-in, consent and trusted external issuers ---------------------------------------
+
+trusted_issuers = Table(
+    "trusted_issuers",
+    metadata,
+    Column("issuer", String(500), primary_key=True),
+    Column("config", JSON, nullable=False),  # see deputy.realm.TrustedIssuer
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+user_credentials = Table(
+    "user_credentials",
+    metadata,
+    Column("username", String(200), primary_key=True),
+    Column("password_hash", String(500), nullable=False),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked_until", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),  # SHA-256 of the cookie value
+    Column("username", String(200), nullable=False, index=True),
+    Column("auth_time", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("consent_id", String(64), primary_key=True),
+    Column("username", String(200), nullable=False, index=True),
+    Column("client_id", String(200), nullable=False, index=True),
+    Column("resource", String(500), nullable=True),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("withdrawn_at", BigInteger, nullable=True),
+)
+
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),  # SHA-256 of the code
+    Column("client_id", String(200), nullable=False),
+    Column("username", String(200), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", JSON, nullable=False),
+    Column("resource", JSON, nullable=False),
+    Column("code_challenge", String(200), nullable=False),
+    Column("nonce", String(500), nullable=True),
+    Column("auth_time", BigInteger, nullable=False),
+    Column("consent_id", String(64), nullable=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+    Column("issued_jtis", JSON, nullable=True),  # tokens issued for it, revoked if it is replayed
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the refresh token
+    Column("family_id", String(64), nullable=False, index=True),
+    Column("client_id", String(200), nullable=False),
+    Column("username", String(200), nullable=False, index=True),
+    Column("scope", JSON, nullable=False),
+    Column("resource", JSON, nullable=False),
+    Column("consent_id", String(64), nullable=True, index=True),
+    Column("auth_time", BigInteger, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),  # rotated: a second use is reuse
+    Column("revoked_at", BigInteger, nullable=True),
 )
