@@ -59,6 +59,15 @@ class Settings:
     key_refresh_seconds: int = 30
     assertion_max_lifetime: int = 600
     clock_leeway: int = 30
+    # Sign-in and consent (docs/sign-in.md)
+    session_ttl: int = 8 * 3600
+    authorization_code_ttl: int = 60
+    refresh_token_ttl: int = 30 * 86400
+    consent_ttl: int = 90 * 86400
+    signin_max_failures: int = 5
+    signin_lockout_seconds: int = 900
+    dynamic_registration: bool = False
+    registration_status: str = "staged"  # status of dynamically registered clients: staged | active
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -70,9 +79,19 @@ class Settings:
             raise ConfigError("issuer must not end with '/'")
         if not 1 <= self.max_chain_depth <= 32:
             raise ConfigError("max_chain_depth must be between 1 and 32")
-        for name in ("user_token_ttl", "key_overlap_seconds", "assertion_max_lifetime"):
+        for name in (
+            "user_token_ttl", "key_overlap_seconds", "assertion_max_lifetime", "session_ttl",
+            "authorization_code_ttl", "refresh_token_ttl", "consent_ttl", "signin_max_failures",
+            "signin_lockout_seconds",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.authorization_code_ttl > 600:
+            raise ConfigError("authorization_code_ttl must be at most 600 seconds (RFC 6749 §4.1.2)")
+        if self.registration_status not in ("staged", "active"):
+            raise ConfigError("registration_status must be 'staged' or 'active'")
+        if not isinstance(self.dynamic_registration, bool):
+            raise ConfigError("dynamic_registration must be true or false")
         if self.admin_token and len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
 
@@ -99,6 +118,10 @@ class Settings:
                     values[f.name] = int(raw)
                 except ValueError:
                     raise ConfigError(f"DEPUTY_{f.name.upper()} must be an integer") from None
+            elif f.type in ("bool", bool):
+                if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ConfigError(f"DEPUTY_{f.name.upper()} must be true or false")
+                values[f.name] = raw.strip().lower() in ("true", "1", "yes")
             elif f.name == "home":
                 values[f.name] = Path(raw).resolve()
             else:

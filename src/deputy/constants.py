@@ -8,6 +8,8 @@ from typing import Final
 GRANT_CLIENT_CREDENTIALS: Final = "client_credentials"
 GRANT_TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GRANT_AUTHORIZATION_CODE: Final = "authorization_code"  # RFC 6749 §4.1
+GRANT_REFRESH_TOKEN: Final = "refresh_token"  # RFC 6749 §6
 
 # Token type identifiers (RFC 8693 §3)
 TOKEN_TYPE_ACCESS_TOKEN: Final = "urn:ietf:params:oauth:token-type:access_token"
@@ -23,17 +25,25 @@ CLIENT_ASSERTION_TYPE_JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertio
 AUTH_CLIENT_SECRET_BASIC: Final = "client_secret_basic"
 AUTH_CLIENT_SECRET_POST: Final = "client_secret_post"
 AUTH_PRIVATE_KEY_JWT: Final = "private_key_jwt"
+AUTH_NONE: Final = "none"  # public clients (RFC 7591 §2), authorization_code and refresh_token only
 
 # JOSE header `typ` values
 TYP_ACCESS_TOKEN: Final = "at+jwt"  # RFC 9068 §2.1
 TYP_ID_JAG: Final = "oauth-id-jag+jwt"
 TYP_DPOP: Final = "dpop+jwt"
+TYP_ID_TOKEN: Final = "JWT"  # OIDC Core §2 uses no particular type; "JWT" keeps it apart from at+jwt
+ID_TOKEN_ALG: Final = "ES256"
 
 # Signing algorithms Deputy issues with; HMAC and "none" are never accepted anywhere.
 ALG_ES256: Final = "ES256"
 ALG_RS256: Final = "RS256"
 ISSUING_ALGORITHMS: Final = (ALG_ES256, ALG_RS256)
 CLIENT_ASSERTION_ALGORITHMS: Final = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+# What a trusted external issuer may sign subject tokens with (an allow-list per issuer picks
+# from these): asymmetric only, so a published key can never double as an HMAC secret.
+EXTERNAL_ISSUER_ALGORITHMS: Final = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)
 
 # Actor profile (draft-mcguinness-oauth-actor-profile)
 SUB_PROFILE_USER: Final = "user"

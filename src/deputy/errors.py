@@ -26,6 +26,13 @@ __all__ = [
     "OAuthError",
     "ServerError",
     "TemporarilyUnavailable",
+    "UnsupportedResponseType",
+    "LoginRequired",
+    "ConsentRequired",
+    "InvalidToken",
+    "InsufficientScope",
+    "InvalidRedirectUri",
+    "InvalidClientMetadata",
     "UnauthorizedClient",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
@@ -69,6 +76,9 @@ PUBLIC_TEXT: dict[str, str] = {
     "subject_not_delegated": "The agent may not act for this user.",
     "impersonation_not_allowed": "The agent may not impersonate users.",
     "requested_token_type_unsupported": "The requested token type is not supported.",
+    # subject tokens from trusted external issuers (docs/trusted-issuers.md)
+    "issuer_unavailable": "The issuer of the subject token could not be reached.",
+    "subject_token_delegated": "A delegated token from an external issuer cannot be exchanged.",
     # target and scope
     "target_missing": "An audience or resource is required.",
     "target_multiple": "Only one audience or resource may be requested.",
@@ -78,6 +88,38 @@ PUBLIC_TEXT: dict[str, str] = {
     "scope_invalid": "The scope parameter is malformed.",
     "scope_empty": "None of the requested scopes can be granted.",
     "subject_token_without_scope": "The subject token carries no scope to delegate.",
+    # sign-in: the authorization request (RFC 6749 §4.1, RFC 7636, OIDC Core §3.1.2)
+    "authorize_client_missing": "The request does not name an application (client_id).",
+    "authorize_client_unknown": "The application is not registered with this server.",
+    "authorize_client_not_active": "The application is not active.",
+    "redirect_uri_missing": "The request has no redirect_uri.",
+    "redirect_uri_mismatch": "The redirect_uri is not registered for this application.",
+    "unsupported_response_type": "Only the response type 'code' is supported.",
+    "pkce_missing": "PKCE is required: send code_challenge with code_challenge_method S256.",
+    "pkce_method_unsupported": "Only the S256 code challenge method is supported.",
+    "pkce_invalid": "The code_challenge is malformed.",
+    "request_object_unsupported": "Request objects are not supported.",
+    "login_required": "The user is not signed in.",
+    "consent_required": "The user has not approved this request.",
+    "user_denied": "The user denied the request.",
+    # sign-in: the token request (authorization_code and refresh_token grants)
+    "code_invalid": "The authorization code is invalid, expired or already used.",
+    "code_replayed": "The authorization code is invalid, expired or already used.",
+    "code_not_for_client": "The authorization code is invalid, expired or already used.",
+    "redirect_uri_differs": "The redirect_uri differs from the one in the authorization request.",
+    "code_verifier_invalid": "The code_verifier does not match the code_challenge.",
+    "refresh_token_invalid": "The refresh token is invalid, expired or revoked.",
+    "refresh_token_reused": "The refresh token is invalid, expired or revoked.",
+    "grant_withdrawn": "The user's grant for this client is no longer valid.",
+    "scope_not_granted": "The requested scope exceeds what the user granted.",
+    "resource_not_granted": "The requested resource was not part of the user's grant.",
+    "public_client_grant": "A public client may use only the authorization_code and refresh_token grants.",
+    # userinfo (RFC 6750 §3.1)
+    "access_token_invalid": "The access token is invalid.",
+    "openid_scope_missing": "The access token does not carry the openid scope.",
+    # dynamic client registration (RFC 7591 §3.2.2)
+    "redirect_uri_invalid": "A redirect URI is invalid.",
+    "client_metadata_invalid": "The client metadata is invalid.",
     # introspection / revocation
     "token_missing": "The token parameter is required.",
     # server
@@ -164,6 +206,48 @@ class ServerError(OAuthError):
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status_code = 503
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class LoginRequired(OAuthError):
+    """OIDC Core §3.1.2.6: prompt=none and nobody is signed in."""
+
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    """OIDC Core §3.1.2.6: prompt=none and the request needs the user's approval."""
+
+    error = "consent_required"
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1: 401 with WWW-Authenticate: Bearer error="invalid_token"."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
+class InsufficientScope(OAuthError):
+    """RFC 6750 §3.1."""
+
+    error = "insufficient_scope"
+    status_code = 403
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2."""
+
+    error = "invalid_client_metadata"
 
 
 class AdminError(DeputyError):

@@ -73,7 +73,7 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link() -> None:
     forged_event = replace(records[1].event, scope_granted=("read", "write", "admin"))
     forged_hash = chain_hash(records[1].prev_hash, 2, records[1].event_id, records[1].time, forged_event)
     records[1] = replace(records[1], event=forged_event, hash=forged_hash)
-    count, problem = verify_chain(records)
+    _, problem = verify_chain(records)
     assert problem is not None and problem.seq == 3
     assert "previous hash" in problem.problem
 

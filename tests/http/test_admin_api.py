@@ -578,3 +578,18 @@ def test_an_agent_view_can_be_sent_back_with_put(client: TestClient) -> None:
     r = client.put("/admin/agents/summary-agent", json=view, headers=ADMIN)
     assert r.status_code == 200, r.text
     assert r.json()["name"] == "From the view" and r.json()["secrets"] == view["secrets"]
+
+
+def test_secret_rotation_with_a_grace_period(client: TestClient, clock: FixedClock) -> None:
+    old = _create_agent(client)["client_secret"]
+    r = client.post("/admin/agents/summary-agent/secrets", json={"replace": True, "grace_seconds": 600}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    new = r.json()["client_secret"]
+    data = {"grant_type": "client_credentials", "resource": INCIDENTS}
+    assert client.post("/token", data=data, headers=basic("summary-agent", old)).status_code == 200
+    assert client.post("/token", data=data, headers=basic("summary-agent", new)).status_code == 200
+    clock.advance(601)
+    assert_oauth_error(client.post("/token", data=data, headers=basic("summary-agent", old)), 401, "invalid_client")
+    assert client.post("/token", data=data, headers=basic("summary-agent", new)).status_code == 200
+    bad = client.post("/admin/agents/summary-agent/secrets", json={"replace": "yes"}, headers=ADMIN)
+    assert bad.status_code == 400

@@ -22,11 +22,11 @@ JANE = User("jane", groups=("it",))
 
 
 def request(**overrides: Any) -> DelegationRequest:
-    values: dict[str, Any] = dict(
-        agent=AGENT, user=JANE, resource=DESK, user_entitlements=frozenset({"read", "write", "admin"}),
-        requested_scopes=None, subject_scopes=None, chain_depth=1, max_chain_depth=5, may_act=None,
-        issuer=ISSUER, impersonation=False,
-    )
+    values: dict[str, Any] = {
+        "agent": AGENT, "user": JANE, "resource": DESK, "user_entitlements": frozenset({"read", "write", "admin"}),
+        "requested_scopes": None, "subject_scopes": None, "chain_depth": 1, "max_chain_depth": 5,
+        "may_act": None, "issuer": ISSUER, "impersonation": False,
+    }
     values.update(overrides)
     return DelegationRequest(**values)
 

@@ -29,6 +29,7 @@ from tests.protocol.support import (
 
 TOKEN_ENDPOINT = f"{ISSUER}/token"
 CC = {"grant_type": "client_credentials", "resource": INCIDENTS}
+CC_TRIAGE = {"grant_type": "client_credentials"}
 
 
 def cc_with(params: dict[str, str], auth: tuple[str, str] | None = None, authorization: str | None = None) -> FormRequest:
@@ -154,6 +155,23 @@ def test_added_secret_works_beside_the_old_one(deputy: Deputy) -> None:
     issued = deputy.admin("test").new_secret("incident-agent")
     assert deputy.token.handle(form(CC, ("incident-agent", issued.secret.reveal()))).status == 200
     assert deputy.token.handle(form(CC, AGENT)).status == 200
+
+
+def test_expired_secret_is_refused(deputy: Deputy, clock: FixedClock) -> None:
+    from deputy.realm import AgentSecret
+    from deputy.secret import hash_secret
+
+    secret = "a-secret-with-an-expiry-date"
+    with deputy.store.db.write() as conn:
+        deputy.store.realm.add_secret(
+            conn, "triage-agent", AgentSecret("short", hash_secret(secret), clock.now(), clock.now() + 60)
+        )
+    assert deputy.token.handle(form(CC_TRIAGE, ("triage-agent", secret))).status == 200
+    clock.advance(60)
+    with pytest.raises(InvalidClient) as exc:
+        deputy.token.handle(form(CC_TRIAGE, ("triage-agent", secret)))
+    assert_refused(deputy, exc.value, "invalid_client", "client_secret_invalid")
+    assert deputy.token.handle(form(CC_TRIAGE, TRIAGE)).status == 200  # the other secret still works
 
 
 def test_secret_of_suspended_agent_authenticates_but_is_unauthorized(deputy: Deputy) -> None:

@@ -69,7 +69,7 @@ def test_child_dies_with_its_expired_parent(deputy: Deputy, clock: FixedClock) -
     subject = user_token(deputy, ttl=100)
     clock.advance(90)
     child = exchange(deputy, subject).body["access_token"]
-    assert claims_of(child)["exp"] > claims_of(subject)["exp"]
+    assert claims_of(child)["exp"] <= claims_of(subject)["exp"]  # capped at the parent's expiry
     assert is_active(deputy, child)
     clock.advance(10)
     assert not is_active(deputy, subject)
@@ -107,13 +107,26 @@ def test_suspended_actor_makes_token_inactive(deputy: Deputy) -> None:
 
 
 def test_staged_prior_actor_makes_chain_inactive(deputy: Deputy) -> None:
-    """Staging revokes nothing; the liveness check on every actor in the chain must catch it."""
+    """Staging through the admin service revokes the agent's tokens; a status written straight
+    to the store (revoking nothing) must still be caught by the liveness check on every actor."""
     hop1 = exchange(deputy, user_token(deputy), audience="triage-agent").body["access_token"]
     hop2 = exchange(deputy, hop1, TRIAGE).body["access_token"]
-    deputy.admin("test").set_agent_status("incident-agent", AgentStatus.STAGED)
+    set_status_without_revoking(deputy, "incident-agent", AgentStatus.STAGED)
     assert deputy.introspection.handle(form({"token": hop2}, TRIAGE)).body == {"active": False}
-    deputy.admin("test").set_agent_status("incident-agent", AgentStatus.ACTIVE)
+    set_status_without_revoking(deputy, "incident-agent", AgentStatus.ACTIVE)
     assert deputy.introspection.handle(form({"token": hop2}, TRIAGE)).body["active"] is True
+    deputy.admin("test").set_agent_status("incident-agent", AgentStatus.STAGED)
+    deputy.admin("test").set_agent_status("incident-agent", AgentStatus.ACTIVE)
+    assert deputy.introspection.handle(form({"token": hop2}, TRIAGE)).body == {"active": False}
+
+
+def set_status_without_revoking(deputy: Deputy, client_id: str, status: AgentStatus) -> None:
+    from dataclasses import replace
+
+    agent = deputy.store.realm.get_agent(client_id)
+    assert agent is not None
+    with deputy.store.db.write() as conn:
+        deputy.store.realm.put_agent(conn, replace(agent, status=status), deputy.store.clock.now())
 
 
 def test_deleted_actor_makes_token_inactive(deputy: Deputy) -> None:

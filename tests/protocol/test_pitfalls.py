@@ -17,10 +17,25 @@ from joserfc.jwk import ECKey, RSAKey
 from deputy.admin.realm_file import load_realm, read_realm_file
 from deputy.clock import FixedClock
 from deputy.config import Settings
-from deputy.errors import InvalidClient, InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnauthorizedClient
+from deputy.errors import (
+    InvalidClient,
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    OAuthError,
+    UnauthorizedClient,
+)
 from deputy.realm import AgentStatus, Entitlement, Resource
 from deputy.runtime import Deputy
-from tests.conftest import ACCESS_TOKEN_TYPE, ADMIN_TOKEN, AGENT, DEV_REALM, INCIDENTS, ISSUER, TRIAGE
+from tests.conftest import (
+    ACCESS_TOKEN_TYPE,
+    ADMIN_TOKEN,
+    AGENT,
+    DEV_REALM,
+    INCIDENTS,
+    ISSUER,
+    TRIAGE,
+)
 from tests.helpers import form
 from tests.protocol.support import (
     add_agent,
@@ -207,9 +222,12 @@ def test_pitfall_4_reexchange_after_prior_actor_suspended(deputy: Deputy) -> Non
 
 
 def test_pitfall_4_reexchange_after_prior_actor_staged(deputy: Deputy) -> None:
-    """Staging revokes nothing: the check of every actor in the chain must refuse on its own."""
+    """A status change that revoked nothing (written straight to the store): the check of every
+    actor in the chain must refuse on its own."""
+    from tests.protocol.test_introspection import set_status_without_revoking
+
     downstream = hop_to_triage(deputy)
-    deputy.admin("test").set_agent_status("incident-agent", AgentStatus.STAGED)
+    set_status_without_revoking(deputy, "incident-agent", AgentStatus.STAGED)
     with pytest.raises(InvalidRequest) as exc:
         exchange(deputy, downstream, TRIAGE, resource=INCIDENTS)
     assert_refused(deputy, exc.value, "invalid_request", "chain_actor_not_active")

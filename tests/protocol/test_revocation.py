@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from deputy.clock import FixedClock
 from deputy.errors import InvalidClient, InvalidRequest
+from deputy.protocol.introspection import introspect
+from deputy.protocol.ports import TokenLedger, TokenRecord
+from deputy.protocol.tokens import TokenInactive, read_own_token
 from deputy.realm import AgentStatus
 from deputy.runtime import Deputy
 from tests.conftest import AGENT, INCIDENTS, TRIAGE
 from tests.helpers import form
-from tests.protocol.support import add_agent, claims_of, events, exchange, is_active, user_token
+from tests.protocol.support import (
+    add_agent,
+    base_claims,
+    claims_of,
+    events,
+    exchange,
+    forge_own_token,
+    is_active,
+    user_token,
+)
 
 
 def revoke(deputy: Deputy, token: str, auth: tuple[str, str] = AGENT, **params: str) -> dict[str, object]:
@@ -147,3 +161,46 @@ def test_suspension_revokes_everything_the_agent_acted_in(deputy: Deputy, tree: 
     deputy.admin("test").set_agent_status("incident-agent", AgentStatus.ACTIVE)
     for name, token in tree.items():
         assert not is_active(deputy, token), name  # re-activation does not revive revoked tokens
+
+
+def test_child_recorded_after_its_parent_was_revoked_is_inactive(deputy: Deputy) -> None:
+    """The race: an exchange reads a live parent, the parent is revoked (cascading over the
+    children that exist so far), then the new child is recorded. It must not come out live."""
+    root = user_token(deputy)
+    revoke(deputy, root)
+    late_child = forge_own_token(
+        deputy, base_claims(deputy, scope="incidents:read", act={"sub": "incident-agent", "iss": deputy.settings.issuer}),
+        actors=("incident-agent",), parent_jti=claims_of(root)["jti"],
+    )
+    assert not is_active(deputy, late_child)
+    with pytest.raises(InvalidRequest) as exc:
+        exchange(deputy, late_child, TRIAGE)
+    assert exc.value.reason == "subject_token_revoked"
+
+
+class _LedgerWithRevokedAncestors:
+    """The real ledger, except that every ancestor reads as revoked while the token itself does
+    not: what a store without cascade-on-insert would show after the race above."""
+
+    def __init__(self, real: TokenLedger) -> None:
+        self.real = real
+
+    def ancestry(self, jti: str) -> list[TokenRecord]:
+        lineage = self.real.ancestry(jti)
+        return lineage[:1] + [replace(r, revoked_at=1, revoked_reason="test") for r in lineage[1:]]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+def test_liveness_checks_every_ancestor_not_only_the_token(deputy: Deputy) -> None:
+    child = exchange(deputy, user_token(deputy), audience="triage-agent").body["access_token"]
+    grandchild = exchange(deputy, child, TRIAGE).body["access_token"]
+    ctx = replace(deputy.context, tokens=_LedgerWithRevokedAncestors(deputy.context.tokens))
+    assert read_own_token(child, deputy.context).jti == claims_of(child)["jti"]
+    for token in (child, grandchild):
+        with pytest.raises(TokenInactive) as exc:
+            read_own_token(token, ctx)
+        assert exc.value.reason == "subject_token_revoked"
+        assert "ancestor" in exc.value.detail
+        assert introspect(token, ctx) == {"active": False}

@@ -512,3 +512,17 @@ def test_agent_with_unknown_grant_resource_is_refused(deputy: Deputy) -> None:
         deputy.admin("test").create_agent(
             Agent("x-agent", resource_grants=(ResourceGrant("https://nowhere.example", ("a",)),))
         )
+
+
+def test_a_delegated_token_never_outlives_its_subject_token(deputy: Deputy, clock: FixedClock) -> None:
+    from deputy.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN
+    from deputy.jose import peek_claims
+    from tests.helpers import form
+
+    subject = deputy.admin().issue_user_token("jane", "incident-agent", ttl=60)
+    clock.advance(20)
+    params = {"grant_type": GRANT_TOKEN_EXCHANGE, "subject_token": subject,
+              "subject_token_type": TOKEN_TYPE_ACCESS_TOKEN, "audience": "https://incidents.example"}
+    body = deputy.token.handle(form(params, ("incident-agent", "incident-agent-dev-secret"))).body
+    assert body["expires_in"] == 40  # not the resource's 300 s
+    assert peek_claims(body["access_token"])[1]["exp"] == peek_claims(subject)[1]["exp"]

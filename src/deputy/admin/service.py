@@ -140,7 +140,7 @@ class RealmAdmin:
         with self.store.db.write(audit=True) as conn:
             self.store.realm.put_agent(conn, agent, self._now)
             revoked = 0
-            if agent.status in (AgentStatus.SUSPENDED, AgentStatus.RETIRED) and current.status != agent.status:
+            if agent.status is not AgentStatus.ACTIVE and current.status != agent.status:
                 revoked = self.store.tokens.revoke_by_actor_in(conn, agent.client_id, f"agent {agent.status.value}", self._now)
             append_in(conn, replace(self._event("agent.updated", status=agent.status.value, revoked_tokens=revoked), client_id=agent.client_id), self._now)
         return agent
@@ -168,7 +168,7 @@ class RealmAdmin:
         with self.store.db.write(audit=True) as conn:
             self.store.realm.put_agent(conn, updated, self._now)
             revoked = 0
-            if status in (AgentStatus.SUSPENDED, AgentStatus.RETIRED):
+            if status is not AgentStatus.ACTIVE and agent.status is not status:
                 revoked = self.store.tokens.revoke_by_actor_in(conn, client_id, f"agent {status.value}", self._now)
             event = self._event(f"agent.{ {'active': 'activated', 'suspended': 'suspended', 'retired': 'retired', 'staged': 'staged'}[status.value] }", previous=agent.status.value, revoked_tokens=revoked)
             append_in(conn, replace(event, client_id=client_id), self._now)
@@ -188,13 +188,21 @@ class RealmAdmin:
         return IssuedSecret(client_id, secret_id, secret)
 
     def new_secret(self, client_id: str, *, replace_existing: bool = False, grace_seconds: int = 0) -> IssuedSecret:
-        """Add a client secret. With ``replace_existing`` the others are removed (rotation)."""
+        """Add a client secret. With ``replace_existing`` the others stop working (rotation):
+        at once, or after ``grace_seconds`` so that running agents can pick up the new one."""
+        if grace_seconds < 0:
+            raise _invalid("grace_seconds must not be negative")
         self.get_agent(client_id)
         with self.store.db.write(audit=True) as conn:
             issued = self._new_secret_in(conn, client_id)
-            if replace_existing:
+            if replace_existing and grace_seconds:
+                self.store.realm.expire_secrets(conn, client_id, issued.secret_id, self._now + grace_seconds)
+            elif replace_existing:
                 self.store.realm.remove_secrets(conn, client_id, except_id=issued.secret_id)
-            append_in(conn, replace(self._event("agent.secret_created", secret_id=issued.secret_id, replaced=replace_existing), client_id=client_id), self._now)
+            event = self._event(
+                "agent.secret_created", secret_id=issued.secret_id, replaced=replace_existing, grace_seconds=grace_seconds
+            )
+            append_in(conn, replace(event, client_id=client_id), self._now)
         return issued
 
     def set_secret(self, client_id: str, secret: str) -> None:

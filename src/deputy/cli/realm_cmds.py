@@ -295,12 +295,13 @@ def agents_subjects(
 @agents.command("new-secret")
 def agents_new_secret(
     client_id: str,
-    replace_existing: bool = typer.Option(False, "--replace", help="Remove the agent's other secrets."),
+    replace_existing: bool = typer.Option(False, "--replace", help="The agent's other secrets stop working."),
+    grace: int = typer.Option(0, "--grace", help="With --replace: seconds the old secrets keep working."),
     home: Optional[Path] = Home,
 ) -> None:
     """Create a client secret (printed once)."""
     with open_deputy(home) as deputy:
-        issued = deputy.admin("cli").new_secret(client_id, replace_existing=replace_existing)
+        issued = deputy.admin("cli").new_secret(client_id, replace_existing=replace_existing, grace_seconds=grace)
         console.print(f"client secret {issued.secret_id} (shown once): [bold]{issued.secret.reveal()}[/bold]")
 
 

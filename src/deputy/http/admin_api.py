@@ -200,8 +200,14 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         return {**agent_view(agent), "revoked_tokens": revoked}
 
     def agent_secret(request: Request, body: Any) -> Any:
-        replace_existing = bool((body or {}).get("replace", False)) if isinstance(body, dict) else False
-        issued = admin().new_secret(param(request, "client_id"), replace_existing=replace_existing)
+        data = obj(body if body is not None else {})
+        replace_existing = data.get("replace", False)
+        grace = data.get("grace_seconds", 0)
+        if not isinstance(replace_existing, bool) or not isinstance(grace, int) or isinstance(grace, bool):
+            raise InvalidInput(
+                "invalid_input", "secrets body", public="Expected replace (true/false) and grace_seconds (integer)."
+            )
+        issued = admin().new_secret(param(request, "client_id"), replace_existing=replace_existing, grace_seconds=grace)
         return {"client_id": issued.client_id, "secret_id": issued.secret_id, "client_secret": issued.secret.reveal()}
 
     def agent_key(request: Request, body: Any) -> Any:

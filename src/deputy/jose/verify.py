@@ -71,13 +71,38 @@ def _audience_matches(aud: object, expected: Collection[str]) -> bool:
     return any(isinstance(v, str) and v in expected for v in values)
 
 
+def _bare_typ(value: str) -> str:
+    """RFC 7515 §4.1.9: ``application/`` may be omitted, and the comparison ignores case."""
+    return value.lower().removeprefix("application/")
+
+
+def _check_typ(header_typ: object, typ: str | Collection[str] | None) -> None:
+    if typ is None:
+        bare = _bare_typ(header_typ) if isinstance(header_typ, str) else ""
+        if bare in CONFUSABLE_TYPES:
+            raise JWTInvalid(f"typ {header_typ!r} is not accepted here")
+    elif isinstance(typ, str):
+        if not isinstance(header_typ, str) or header_typ.lower() not in {
+            typ.lower(),
+            f"application/{typ}".lower(),
+        }:
+            raise JWTInvalid(f"typ {header_typ!r} where {typ!r} is required")
+    else:
+        accepted = {_bare_typ(t) for t in typ}
+        if header_typ is None or header_typ == "":
+            if "" not in accepted:
+                raise JWTInvalid(f"a typ header is required (one of {sorted(typ)})")
+        elif not isinstance(header_typ, str) or _bare_typ(header_typ) not in accepted - {""}:
+            raise JWTInvalid(f"typ {header_typ!r} is not one of {sorted(typ)}")
+
+
 def verify_jwt(
     token: str,
     keys: KeySet,
     *,
     algorithms: Collection[str],
     now: int,
-    typ: str | None,
+    typ: str | Collection[str] | None,
     issuer: str | Collection[str] | None = None,
     audience: Collection[str] | None = None,
     required: Collection[str] = ("exp",),
@@ -87,7 +112,9 @@ def verify_jwt(
     """Verify ``token`` completely or raise :class:`JWTInvalid`.
 
     ``typ`` None means the header must not claim a different explicit type that we know to be
-    a confusion risk; any other value must match exactly (case-insensitively, RFC 7515 §4.1.9).
+    a confusion risk; a string must match exactly (case-insensitively, RFC 7515 §4.1.9); a
+    collection of strings accepts any one of them, ``""`` standing for a header without ``typ``
+    (the tokens of external issuers, whose types Deputy does not choose).
     """
     allowed = [a for a in algorithms if a not in FORBIDDEN_ALGORITHMS]
     header, _ = peek_claims(token)
@@ -103,21 +130,8 @@ def verify_jwt(
         key_alg = key.get("alg") if hasattr(key, "get") else None
         if key_alg is not None and key_alg != alg:  # pin the algorithm per key (RS256 -> HS256 etc.)
             raise JWTInvalid(f"key {kid!r} is pinned to {key_alg}, token says {alg}")
-    header_typ = header.get("typ")
-    if typ is None:
-        bare = header_typ.lower().removeprefix("application/") if isinstance(header_typ, str) else ""
-        if bare in CONFUSABLE_TYPES:
-            raise JWTInvalid(f"typ {header_typ!r} is not accepted here")
-    else:
-        if not isinstance(header_typ, str) or header_typ.lower() not in {
-            typ.lower(),
-            f"application/{typ}".lower(),
-        }:
-            raise JWTInvalid(f"typ {header_typ!r} where {typ!r} is required")
-    try:
-        decoded = jwt.decode(token, keys, algorithms=allowed)
-    except (JoseError, ValueError) as exc:
-        raise JWTInvalid(f"signature check failed: {exc.__class__.__name__}") from None
+    _check_typ(header.get("typ"), typ)
+    decoded = _decode(token, keys, alg, kid, allowed)
     claims = decoded.claims
     for name in required:
         if name not in claims:
@@ -140,3 +154,19 @@ def verify_jwt(
     if audience is not None and not _audience_matches(claims.get("aud"), audience):
         raise JWTInvalid(f"audience {claims.get('aud')!r} not accepted")
     return VerifiedJWT(header=decoded.header, claims=claims)
+
+
+def _decode(token: str, keys: KeySet, alg: str, kid: object, allowed: list[str]) -> jwt.Token:
+    """Check the signature. Without a ``kid`` (common for clients with one key), try each key
+    that is not pinned to another algorithm; there are only ever a handful."""
+    if kid is not None:
+        candidates: list[Any] = [keys]
+    else:
+        candidates = [k for k in keys.keys if k.get("alg") in (None, alg)]
+    last = "no usable key"
+    for candidate in candidates:
+        try:
+            return jwt.decode(token, candidate, algorithms=allowed)
+        except (JoseError, ValueError) as exc:
+            last = exc.__class__.__name__
+    raise JWTInvalid(f"signature check failed: {last}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from deputy.clock import Clock
 from deputy.config import Settings
-from deputy.protocol.ports import AuditLog, KeySource, RealmReader, ReplayCache, TokenLedger
+from deputy.protocol.ports import AuditLog, Federation, KeySource, RealmReader, ReplayCache, TokenLedger
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class ServerContext:
     replay: ReplayCache
     keys: KeySource
     clock: Clock
+    # Subject tokens from trusted external issuers; None: only Deputy's own tokens are accepted.
+    federation: Federation | None = None
 
     @property
     def issuer(self) -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deputy.audit import AuditEvent, AuditRecord
-from deputy.jose import KeyRing
-from deputy.realm import Agent, Resource, User
+from deputy.jose import KeyRing, KeySet
+from deputy.realm import Agent, Resource, TrustedIssuer, User
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class TokenRecord:
     parent_jti: str | None = None
     revoked_at: int | None = None
     revoked_reason: str | None = None
+    # The consent (delegation grant) a signed-in user's token came from: withdrawing it revokes
+    # every token that points at it, and their descendants.
+    grant_ref: str | None = None
 
 
 class RealmReader(Protocol):
@@ -67,3 +70,36 @@ class ReplayCache(Protocol):
 
 class KeySource(Protocol):
     def key_ring(self) -> KeyRing: ...
+
+
+# -- trusted external issuers (docs/trusted-issuers.md) --------------------------------------------
+
+class KeysUnavailable(Exception):
+    """An external issuer's keys could not be obtained; the message is private detail."""
+
+
+class IssuerDirectory(Protocol):
+    def get_trusted_issuer(self, issuer: str) -> TrustedIssuer | None: ...
+
+
+class ExternalKeys(Protocol):
+    def keys_for(self, issuer: TrustedIssuer, kid: str | None) -> KeySet:
+        """The issuer's verification keys, fetched again (at a limited rate) when ``kid`` is not
+        among the cached ones. Raises :class:`KeysUnavailable`."""
+        ...
+
+
+class UserProvisioner(Protocol):
+    def provision_user(self, user: User, event: AuditEvent) -> User:
+        """Create ``user`` (and any group it names that does not exist) with ``event`` in one
+        transaction; if the user exists by then, change nothing and return the stored one."""
+        ...
+
+
+@dataclass(frozen=True)
+class Federation:
+    """What accepting subject tokens from trusted external issuers needs."""
+
+    issuers: IssuerDirectory
+    keys: ExternalKeys
+    users: UserProvisioner

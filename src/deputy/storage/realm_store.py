@@ -215,6 +215,16 @@ class RealmStore:
         conn.execute(query)
 
     @staticmethod
+    def expire_secrets(conn: Connection, client_id: str, except_id: str, at: int) -> None:
+        """Let every other secret of the client work until ``at`` (rotation with a grace period)."""
+        conn.execute(
+            update(agent_secrets)
+            .where(agent_secrets.c.client_id == client_id, agent_secrets.c.secret_id != except_id)
+            .where((agent_secrets.c.expires_at.is_(None)) | (agent_secrets.c.expires_at > at))
+            .values(expires_at=at)
+        )
+
+    @staticmethod
     def add_key(conn: Connection, client_id: str, key: AgentKey) -> None:
         conn.execute(delete(agent_keys).where(agent_keys.c.client_id == client_id, agent_keys.c.kid == key.kid))
         conn.execute(insert(agent_keys).values(client_id=client_id, kid=key.kid, jwk=key.jwk, created_at=key.created_at))

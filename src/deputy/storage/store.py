@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from deputy.clock import Clock, SystemClock
+from deputy.storage.account_store import AccountStore
 from deputy.storage.audit_store import AuditStore
+from deputy.storage.code_store import CodeStore
+from deputy.storage.consent_store import ConsentStore
 from deputy.storage.database import Database
 from deputy.storage.key_store import KeyStore
 from deputy.storage.realm_store import RealmStore
@@ -18,6 +21,10 @@ class Store:
         self.realm = RealmStore(self.db)
         self.tokens = TokenStore(self.db, self.clock)
         self.audit = AuditStore(self.db, self.clock)
+        # sign-in: accounts and sessions, consents, authorization codes and refresh tokens
+        self.accounts = AccountStore(self.db, self.clock)
+        self.consents = ConsentStore(self.db, self.clock, self.tokens)
+        self.codes = CodeStore(self.db, self.clock, self.tokens)
         self.replay = ReplayStore(self.db, self.clock)
         self.keys = KeyStore(self.db, self.clock, key_refresh_seconds)
 

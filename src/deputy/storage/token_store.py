@@ -41,6 +41,7 @@ def _record(row: Row[Any]) -> TokenRecord:
         parent_jti=row.parent_jti,
         revoked_at=row.revoked_at,
         revoked_reason=row.revoked_reason,
+        grant_ref=row.grant_ref,
     )
 
 
@@ -68,6 +69,7 @@ class TokenStore:
                     audience=list(record.audience), scope=list(record.scope),
                     actors=list(record.actors), issued_at=record.issued_at,
                     expires_at=record.expires_at, revoked_at=revoked_at, revoked_reason=revoked_reason,
+                    grant_ref=record.grant_ref,
                 )
             )
             actors = set(record.actors)
@@ -155,6 +157,15 @@ class TokenStore:
             )
         ]
         return self._revoke_trees(conn, dict.fromkeys(roots), reason, now)
+
+    def revoke_trees_in(self, conn: Connection, roots: Iterable[str], reason: str, now: int) -> int:
+        """Revoke the given tokens and their descendants inside the caller's transaction."""
+        return self._revoke_trees(conn, dict.fromkeys(roots), reason, now)
+
+    def revoke_by_grant_in(self, conn: Connection, grant_ref: str, reason: str, now: int) -> int:
+        """Revoke every token issued under a consent (``grant_ref``), and their descendants."""
+        roots = [r.jti for r in conn.execute(select(tokens.c.jti).where(tokens.c.grant_ref == grant_ref))]
+        return self._revoke_trees(conn, roots, reason, now)
 
     def count(self) -> int:
         with self._db.read() as conn:

@@ -86,6 +86,7 @@ def require_active_credentials(agent: Agent | None, client_id: str, method: str)
 
 
 def default_authenticator() -> ClientAuthenticator:
+    from deputy.protocol.client_auth.none import NoClientAuthentication
     from deputy.protocol.client_auth.private_key_jwt import PrivateKeyJWT
     from deputy.protocol.client_auth.secret import ClientSecretBasic, ClientSecretPost
 
@@ -93,4 +94,5 @@ def default_authenticator() -> ClientAuthenticator:
     authenticator.register(ClientSecretBasic())
     authenticator.register(ClientSecretPost())
     authenticator.register(PrivateKeyJWT())
+    authenticator.register(NoClientAuthentication())  # public clients: see client_auth/none.py
     return authenticator
