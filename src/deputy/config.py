@@ -59,6 +59,11 @@ class Settings:
     key_refresh_seconds: int = 30
     assertion_max_lifetime: int = 600
     clock_leeway: int = 30
+    # Trusted external issuers (docs/trusted-issuers.md): at most one key refresh per issuer per
+    # issuer_keys_refresh_seconds; keys older than issuer_keys_max_age are fetched again.
+    issuer_keys_refresh_seconds: int = 30
+    issuer_keys_max_age: int = 3600
+    issuer_fetch_timeout: int = 5
     # Sign-in and consent (docs/sign-in.md)
     session_ttl: int = 8 * 3600
     authorization_code_ttl: int = 60
@@ -92,6 +97,9 @@ class Settings:
             raise ConfigError("registration_status must be 'staged' or 'active'")
         if not isinstance(self.dynamic_registration, bool):
             raise ConfigError("dynamic_registration must be true or false")
+        for name in ("issuer_keys_refresh_seconds", "issuer_keys_max_age", "issuer_fetch_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
         if self.admin_token and len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
 

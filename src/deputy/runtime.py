@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import secrets as stdlib_secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+from deputy.accounts import Accounts
 from deputy.admin import RealmAdmin
 from deputy.clock import Clock
 from deputy.config import Settings
+from deputy.federation import IssuerKeyCache
 from deputy.protocol.client_auth import default_authenticator
 from deputy.protocol.context import ServerContext
+from deputy.protocol.ports import Federation
+from deputy.protocol.authorization import AuthorizationEndpoint
 from deputy.protocol.grants import default_grants
+from deputy.protocol.grants.authorization_code import AuthorizationCodeGrant
+from deputy.protocol.grants.refresh_token import RefreshTokenGrant
 from deputy.protocol.introspection import IntrospectionEndpoint
 from deputy.protocol.revocation import RevocationEndpoint
 from deputy.protocol.token_endpoint import TokenEndpoint
@@ -37,16 +44,38 @@ class Deputy:
         ctx = ServerContext(
             settings=settings, realm=store.realm, tokens=store.tokens, audit=store.audit,
             replay=store.replay, keys=store.keys, clock=store.clock,
+            federation=Federation(
+                issuers=store.issuers,
+                keys=IssuerKeyCache(
+                    store.clock, refresh_interval=settings.issuer_keys_refresh_seconds,
+                    max_age=settings.issuer_keys_max_age, timeout=settings.issuer_fetch_timeout,
+                ),
+                users=store.provisioning,
+            ),
         )
         authenticator = default_authenticator()
+        grants = default_grants()
+        # Sign-in grants hold their own ledgers (codes, refresh tokens, consents).
+        grants.register(AuthorizationCodeGrant(store.codes, store.consents))
+        grants.register(RefreshTokenGrant(store.codes, store.consents))
         return cls(
             settings=settings,
             store=store,
             context=ctx,
-            token=TokenEndpoint(ctx, default_grants(), authenticator),
+            token=TokenEndpoint(ctx, grants, authenticator),
             introspection=IntrospectionEndpoint(ctx, authenticator),
-            revocation=RevocationEndpoint(ctx, authenticator),
+            revocation=RevocationEndpoint(ctx, authenticator, store.codes),
         )
+
+    @cached_property
+    def authorization(self) -> AuthorizationEndpoint:
+        """The authorization endpoint's decisions (sign-in flow; docs/sign-in.md)."""
+        return AuthorizationEndpoint(self.context, self.store.consents, self.store.codes)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Local users' passwords, lock-out and sessions."""
+        return Accounts(self.store.accounts, self.store.realm, self.store.audit, self.settings, self.store.clock)
 
     def admin(self, actor: str = "admin") -> RealmAdmin:
         return RealmAdmin(self.store, self.settings, actor)

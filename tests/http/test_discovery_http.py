@@ -42,7 +42,10 @@ def test_metadata_document(client: TestClient, path: str) -> None:
     assert "client_credentials" in meta["grant_types_supported"]
     methods = meta["token_endpoint_auth_methods_supported"]
     assert {"private_key_jwt", "client_secret_basic", "client_secret_post"} <= set(methods)
-    assert "none" not in methods
+    # "none" is for public sign-in clients at the token endpoint only (docs/sign-in.md)
+    assert "none" in methods
+    assert "none" not in meta["introspection_endpoint_auth_methods_supported"]
+    assert "none" not in meta["revocation_endpoint_auth_methods_supported"]
     algs = meta["token_endpoint_auth_signing_alg_values_supported"]
     assert "RS256" in algs and "none" not in algs and not any(a.startswith("HS") for a in algs)
     assert set(meta["access_token_signing_alg_values_supported"]) == {"ES256", "RS256"}

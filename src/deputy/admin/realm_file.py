@@ -1,8 +1,8 @@
 """Load a whole realm from one declarative file (TOML or JSON), or export one.
 
 The file is applied as upserts in dependency order: groups, resources, users, entitlements,
-agents. Credentials: ``secret`` sets a known client secret (development only) and ``keys``
-registers public JWKs for private_key_jwt.
+agents, trusted issuers. Credentials: ``secret`` sets a known client secret (development only)
+and ``keys`` registers public JWKs for private_key_jwt.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from deputy.admin.schema import (
     resource_to_dict,
     user_to_dict,
 )
+from deputy.admin.issuer_schema import parse_trusted_issuer, trusted_issuer_to_dict
 from deputy.admin.service import RealmAdmin
 from deputy.errors import InvalidInput
-from deputy.realm import Agent, Entitlement, Resource
+from deputy.realm import Agent, Entitlement, Resource, TrustedIssuer
 
-SECTIONS = ("groups", "resources", "users", "entitlements", "agents")
+SECTIONS = ("groups", "resources", "users", "entitlements", "agents", "issuers")
 
 
 @dataclass
@@ -65,13 +66,19 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
     # Parse everything first, so that a mistake anywhere changes nothing.
     groups = [parse_group(g, f"groups[{i}]") for i, g in enumerate(_items(data, "groups"))]
     resources = [parse_resource(r, f"resources[{i}]") for i, r in enumerate(_items(data, "resources"))]
-    users = [parse_user(u, f"users[{i}]") for i, u in enumerate(_items(data, "users"))]
+    raw_users = _items(data, "users")
+    users = [
+        parse_user({k: v for k, v in u.items() if k not in USER_CREDENTIALS}, f"users[{i}]")
+        for i, u in enumerate(raw_users)
+    ]
+    passwords = _user_passwords(raw_users)
     entitlements = [parse_entitlement(e, f"entitlements[{i}]") for i, e in enumerate(_items(data, "entitlements"))]
     raw_agents = _items(data, "agents")
     agents = [
         (parse_agent({k: v for k, v in a.items() if k not in ("secret", "keys")}, f"agents[{i}]"), a)
         for i, a in enumerate(raw_agents)
     ]
+    issuers = _parse_issuers(admin, data, agents)
     _check_before_applying(admin, resources, entitlements, agents)
     for group in groups:
         admin.put_group(group)
@@ -79,6 +86,11 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
         admin.put_resource(resource)
     for user in users:
         admin.put_user(user)
+    for username, (field_name, value) in passwords.items():
+        if field_name == "password":
+            admin.set_password(username, value)
+        else:
+            admin.set_password_hash(username, value)
     for ent in entitlements:
         admin.set_entitlement(ent)
     for agent, raw in agents:
@@ -88,10 +100,41 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
             admin.set_secret(agent.client_id, secret)
         for jwk in raw.get("keys", []):
             admin.add_key(agent.client_id, jwk)
+    for issuer in issuers:
+        admin.put_issuer(issuer)
     return LoadSummary(
         {"groups": len(groups), "resources": len(resources), "users": len(users),
-         "entitlements": len(entitlements), "agents": len(agents)}
+         "entitlements": len(entitlements), "agents": len(agents), **_issuer_count(data, issuers)}
     )
+
+
+# A user's sign-in credential: ``password`` (hashed with argon2id on load) or ``password_hash``
+# (an argon2id hash made elsewhere, so that loading does not pay for hashing). Never exported.
+USER_CREDENTIALS = ("password", "password_hash")
+
+
+def _user_passwords(raw_users: list[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    from deputy.accounts.passwords import is_password_hash, password_problem
+
+    def fail(msg: str) -> InvalidInput:
+        return InvalidInput("invalid_input", msg, public=msg)
+
+    out: dict[str, tuple[str, str]] = {}
+    for i, raw in enumerate(raw_users):
+        given = [name for name in USER_CREDENTIALS if name in raw]
+        if len(given) > 1:
+            raise fail(f"users[{i}]: give either 'password' or 'password_hash', not both")
+        if not given:
+            continue
+        value = raw[given[0]]
+        if not isinstance(value, str):
+            raise fail(f"users[{i}]: '{given[0]}' must be a string")
+        if given[0] == "password" and (problem := password_problem(value)) is not None:
+            raise fail(f"users[{i}]: {problem}")
+        if given[0] == "password_hash" and not is_password_hash(value):
+            raise fail(f"users[{i}]: 'password_hash' must be an argon2id hash")
+        out[str(raw.get("username"))] = (given[0], value)
+    return out
 
 
 def _check_before_applying(
@@ -144,4 +187,29 @@ def export_realm(admin: RealmAdmin) -> dict[str, Any]:
         "users": [user_to_dict(u) for u in realm.list_users()],
         "entitlements": [entitlement_to_dict(e) for e in realm.list_entitlements()],
         "agents": agents,
+        **_exported_issuers(admin),
     }
+
+
+# -- trusted external issuers (docs/trusted-issuers.md) -------------------------------------------
+def _parse_issuers(admin: RealmAdmin, data: Mapping[str, Any], agents: list[tuple[Agent, Any]]) -> list[TrustedIssuer]:
+    """Parsed and checked before anything is written (agents in the same file count as existing)."""
+    issuers = [parse_trusted_issuer(t, f"issuers[{i}]") for i, t in enumerate(_items(data, "issuers"))]
+    pending = [agent.client_id for agent, _ in agents]
+    for i, issuer in enumerate(issuers):
+        try:
+            admin.check_issuer(issuer, pending)
+        except InvalidInput as exc:
+            msg = f"issuers[{i}]: {exc.description}"
+            raise InvalidInput("invalid_input", msg, public=msg) from None
+    return issuers
+
+
+def _issuer_count(data: Mapping[str, Any], issuers: list[TrustedIssuer]) -> dict[str, int]:
+    """Reported when the file has the section, so that realms without issuers look as before."""
+    return {"issuers": len(issuers)} if "issuers" in data else {}
+
+
+def _exported_issuers(admin: RealmAdmin) -> dict[str, Any]:
+    issuers = admin.store.issuers.list_trusted_issuers()
+    return {"issuers": [trusted_issuer_to_dict(t) for t in issuers]} if issuers else {}

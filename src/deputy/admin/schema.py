@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from deputy.constants import ISSUING_ALGORITHMS
 from deputy.errors import InvalidInput
+from deputy.protocol.sign_in_ports import Consent
 from deputy.realm import Agent, AgentStatus, Entitlement, Group, Resource, ResourceGrant, User
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
@@ -211,3 +212,12 @@ def resource_to_dict(resource: Resource) -> dict[str, Any]:
 
 def entitlement_to_dict(ent: Entitlement) -> dict[str, Any]:
     return {"group": ent.group, "resource": ent.resource, "scopes": list(ent.scopes)}
+
+
+def consent_to_dict(consent: Consent) -> dict[str, Any]:
+    """A consent (delegation grant) as the admin API and CLI show it."""
+    return {
+        "consent_id": consent.consent_id, "username": consent.username, "client_id": consent.client_id,
+        "resource": consent.resource, "scopes": list(consent.scopes), "created_at": consent.created_at,
+        "expires_at": consent.expires_at, "withdrawn_at": consent.withdrawn_at,
+    }

@@ -10,14 +10,18 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import import_key
 
+from deputy.accounts import Accounts
+from deputy.accounts.passwords import is_password_hash
+from deputy.admin.issuer_schema import trusted_issuer_to_dict
 from deputy.audit import AuditEvent
 from deputy.config import Settings
 from deputy.constants import TYP_ACCESS_TOKEN
 from deputy.errors import Conflict, InvalidInput, NotFound
 from deputy.jose import StoredKey
 from deputy.protocol.ports import TokenRecord
+from deputy.protocol.sign_in_ports import Consent
 from deputy.protocol.tokens import access_token_claims
-from deputy.realm import Agent, AgentKey, AgentSecret, AgentStatus, Entitlement, Group, Resource, User
+from deputy.realm import Agent, AgentKey, AgentSecret, AgentStatus, Entitlement, Group, Resource, TrustedIssuer, User
 from deputy.secret import Secret, hash_secret, new_client_secret, new_token_id
 from deputy.storage import Store
 from deputy.storage.audit_store import append_in
@@ -247,6 +251,42 @@ class RealmAdmin:
             self.store.realm.remove_key(conn, client_id, kid)
             append_in(conn, replace(self._event("agent.key_removed", kid=kid), client_id=client_id), self._now)
 
+    # -- trusted external issuers (docs/trusted-issuers.md) ------------------------------------
+    def check_issuer(self, issuer: TrustedIssuer, known_agents: Iterable[str] = ()) -> None:
+        """What :meth:`put_issuer` refuses, checked on its own (realm files check before writing).
+        ``known_agents``: agents about to be created, which count as existing."""
+        if issuer.issuer == self.settings.issuer:
+            raise _invalid(f"issuer {issuer.issuer}: that is Deputy's own issuer")
+        pending = set(known_agents)
+        for client_id, _ in issuer.agent_audiences:
+            if client_id not in pending and self.store.realm.get_agent(client_id) is None:
+                raise _invalid(f"issuer {issuer.issuer}: agent_audiences names agent {client_id!r}, which does not exist")
+
+    def put_issuer(self, issuer: TrustedIssuer) -> TrustedIssuer:
+        """Create or replace a trusted issuer (groups its group_map names are created if missing)."""
+        self.check_issuer(issuer)
+        with self.store.db.write(audit=True) as conn:
+            for group in dict.fromkeys(g for _, g in issuer.group_map):
+                if self.store.realm.get_group(group) is None:
+                    self.store.realm.put_group(conn, Group(group))
+            self.store.issuers.put(conn, issuer, self._now)
+            append_in(conn, self._event("issuer.saved", **trusted_issuer_to_dict(issuer)), self._now)
+        return issuer
+
+    def get_issuer(self, issuer: str) -> TrustedIssuer:
+        found = self.store.issuers.get_trusted_issuer(issuer)
+        if found is None:
+            raise NotFound("not_found", f"issuer {issuer}", public=f"No trusted issuer {issuer!r}.")
+        return found
+
+    def delete_issuer(self, issuer: str) -> None:
+        """Stop trusting an issuer. Tokens already exchanged from its tokens stay live until they
+        expire or are revoked (Deputy keeps no link to the external token)."""
+        self.get_issuer(issuer)
+        with self.store.db.write(audit=True) as conn:
+            self.store.issuers.delete(conn, issuer)
+            append_in(conn, self._event("issuer.deleted", issuer=issuer), self._now)
+
     # -- tokens and keys -----------------------------------------------------------------------
     def issue_user_token(
         self, username: str, client_id: str, scopes: Iterable[str] = ("openid",), ttl: int | None = None,
@@ -276,6 +316,39 @@ class RealmAdmin:
         )
         self.store.tokens.record_issuance(record, event)
         return token
+
+    # -- sign-in: passwords and consents (docs/sign-in.md) -------------------------------------
+    def set_password(self, username: str, password: str) -> None:
+        """Set a local user's sign-in password (hashed with argon2id; clears any lock-out)."""
+        self._accounts().set_password(username, password, admin=self.actor)
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        """Store an argon2id hash made elsewhere (realm files may ship one instead of a password)."""
+        self._require_user(username)
+        if not is_password_hash(password_hash):
+            raise _invalid(f"user {username!r}: password_hash must be an argon2id hash")
+        self._accounts().set_password_hash(username, password_hash, admin=self.actor)
+
+    def _accounts(self) -> Accounts:
+        return Accounts(self.store.accounts, self.store.realm, self.store.audit, self.settings, self.store.clock)
+
+    def list_consents(self, username: str | None = None, *, include_withdrawn: bool = False) -> list[Consent]:
+        return self.store.consents.list_consents(username, include_withdrawn=include_withdrawn)
+
+    def withdraw_consent(self, consent_id: str, *, by_user: str | None = None) -> int:
+        """Withdraw a consent (delegation grant): every token issued under it, everything exchanged
+        from those, and its refresh tokens are revoked in the same commit. Returns the count.
+        ``by_user``: the signed-in user withdrawing their own grant (else an administrator)."""
+        consent = self.store.consents.get_consent(consent_id)
+        if consent is None or (by_user is not None and consent.username != by_user):
+            raise NotFound("not_found", f"consent {consent_id}", public=f"No consent {consent_id!r}.")
+        event = AuditEvent(
+            type="consent.withdrawn", client_id=consent.client_id, subject=consent.username,
+            audience=(consent.resource,) if consent.resource else (), scope_granted=consent.scopes,
+            admin=None if by_user is not None else self.actor,
+            data={"consent_id": consent_id, "by": by_user or self.actor},
+        )
+        return self.store.consents.withdraw_consent(consent_id, self._now, event)
 
     def revoke_token(self, jti: str, reason: str = "revoked by administrator") -> int:
         record = self.store.tokens.get_token(jti)

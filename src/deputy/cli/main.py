@@ -13,6 +13,8 @@ from rich.table import Table
 from deputy import __version__
 from deputy.admin.realm_file import load_realm, read_realm_file
 from deputy.cli import audit_cmds, realm_cmds, token_cmds
+from deputy.cli import issuer_cmds
+from deputy.cli import consent_cmds
 from deputy.config import write_config_file
 from deputy.cli.common import HomeOption, console, err_console, open_deputy, settings_for
 from deputy.runtime import admin_token_for
@@ -36,6 +38,9 @@ app.add_typer(token_cmds.token, name="token")
 app.add_typer(token_cmds.tokens, name="tokens")
 app.add_typer(token_cmds.keys, name="keys")
 app.add_typer(audit_cmds.audit, name="audit")
+app.add_typer(consent_cmds.consents, name="consents")
+realm_cmds.users.command("set-password")(consent_cmds.users_set_password)
+app.add_typer(issuer_cmds.issuers, name="issuers")
 
 
 @app.command()
@@ -63,6 +68,7 @@ def _print_dev_banner(issuer: str, admin_token: str, home: Path) -> None:
     table.add_row("data", str(home))
     table.add_row("", "")
     table.add_row("users", "jane (group it), bob (group hr)")
+    table.add_row("sign-in", f"{issuer}/authorize  jane / jane-dev-password, bob / bob-dev-password")
     table.add_row("agents", "incident-agent / incident-agent-dev-secret")
     table.add_row("", "triage-agent / triage-agent-dev-secret")
     table.add_row("resources", "https://incidents.example  (incidents:read incidents:write hr:read)")

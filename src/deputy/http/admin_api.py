@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from deputy.admin import RealmAdmin
+from deputy.admin.issuer_schema import parse_trusted_issuer, trusted_issuer_to_dict
 from deputy.admin.realm_file import export_realm, load_realm
 
 from deputy.admin.schema import (
@@ -27,6 +28,7 @@ from deputy.admin.schema import (
     resource_to_dict,
     user_to_dict,
 )
+from deputy.admin.schema import consent_to_dict
 from deputy.audit import verify_chain
 from deputy.errors import AdminAuthRequired, InvalidInput, NotFound
 from deputy.realm import AgentStatus
@@ -218,6 +220,20 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         admin().remove_key(param(request, "client_id"), param(request, "kid"))
         return {"deleted": True}
 
+    # trusted external issuers (docs/trusted-issuers.md)
+    def list_issuers(request: Request, body: Any) -> Any:
+        return [trusted_issuer_to_dict(t) for t in deputy.store.issuers.list_trusted_issuers()]
+
+    def put_issuer(request: Request, body: Any) -> Any:
+        return trusted_issuer_to_dict(admin().put_issuer(parse_trusted_issuer(obj(body))))
+
+    def get_issuer(request: Request, body: Any) -> Any:
+        return trusted_issuer_to_dict(admin().get_issuer(param(request, "issuer")))
+
+    def delete_issuer(request: Request, body: Any) -> Any:
+        admin().delete_issuer(param(request, "issuer"))
+        return {"deleted": True}
+
     # realm, audit, tokens, keys
     def realm_export(request: Request, body: Any) -> Any:
         return export_realm(admin())
@@ -259,6 +275,22 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         return [
             {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(r).items()} for r in tree
         ]
+
+    # sign-in: passwords and consents (docs/sign-in.md)
+    def user_password(request: Request, body: Any) -> Any:
+        password = obj(body).get("password")
+        if not isinstance(password, str):
+            raise InvalidInput("invalid_input", "password", public="Expected password (string).")
+        admin().set_password(param(request, "username"), password)
+        return {"password_set": True}
+
+    def consents_list(request: Request, body: Any) -> Any:
+        include = request.query_params.get("all", "false").lower() in ("1", "true", "yes")
+        found = admin().list_consents(request.query_params.get("user"), include_withdrawn=include)
+        return [consent_to_dict(c) for c in found]
+
+    def consent_withdraw(request: Request, body: Any) -> Any:
+        return {"revoked": admin().withdraw_consent(param(request, "consent_id"))}
 
     def token_revoke(request: Request, body: Any) -> Any:
         return {"revoked": admin().revoke_token(param(request, "jti"))}
@@ -312,8 +344,15 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         r("/admin/audit/verify", guarded(audit_verify), methods=["GET"]),
         r("/admin/tokens/{jti}", guarded(token_show), methods=["GET"]),
         r("/admin/tokens/{jti}/revoke", guarded(token_revoke), methods=["POST"]),
+        r("/admin/users/{username}/password", guarded(user_password), methods=["PUT", "POST"]),
+        r("/admin/consents", guarded(consents_list), methods=["GET"]),
+        r("/admin/consents/{consent_id}/withdraw", guarded(consent_withdraw), methods=["POST"]),
         r("/admin/keys", guarded(keys_list), methods=["GET"]),
         r("/admin/keys/rotate", guarded(keys_rotate), methods=["POST"]),
+        r("/admin/issuers", guarded(list_issuers), methods=["GET"]),
+        r("/admin/issuers", guarded(put_issuer), methods=["POST"]),
+        r("/admin/issuers/{issuer:path}", guarded(get_issuer), methods=["GET"]),
+        r("/admin/issuers/{issuer:path}", guarded(delete_issuer), methods=["DELETE"]),
     ]
 
 

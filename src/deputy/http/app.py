@@ -15,6 +15,8 @@ from starlette.routing import Route
 from deputy.errors import DeputyError, InvalidRequest
 from deputy.http.admin_api import admin_routes
 from deputy.http.errors import deputy_error_handler, http_error_handler, render_error, unexpected_error_handler
+from deputy.http.oidc_api import oidc_routes
+from deputy.http.signin import signin_routes
 from deputy.protocol.discovery import server_metadata
 from deputy.protocol.request import MAX_BODY_BYTES, FormRequest
 from deputy.protocol.response import Response as ProtocolResponse
@@ -65,9 +67,12 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
     settings = deputy.settings
 
     def metadata(openid: bool) -> dict[str, Any]:
+        scopes = {"openid", "profile", "email", "offline_access"}
+        scopes.update(s for r in deputy.store.realm.list_resources() for s in r.scopes)
         return server_metadata(
             settings.issuer, deputy.token.grants.grant_types, deputy.token.authenticator.method_names,
             max_chain_depth=settings.max_chain_depth, openid=openid,
+            scopes=sorted(scopes), registration=settings.dynamic_registration,
         )
 
     async def token(request: Request) -> Response:
@@ -87,10 +92,10 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         return JSONResponse(ring.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     async def oauth_metadata(request: Request) -> Response:
-        return JSONResponse(metadata(openid=False))
+        return JSONResponse(await run_in_threadpool(metadata, False))
 
     async def openid_metadata(request: Request) -> Response:
-        return JSONResponse(metadata(openid=True))
+        return JSONResponse(await run_in_threadpool(metadata, True))
 
     async def health(request: Request) -> Response:
         try:
@@ -107,6 +112,8 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         Route("/introspect", introspect, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
         Route("/healthz", health),
+        *signin_routes(deputy),
+        *oidc_routes(deputy),
         *admin_routes(deputy, admin_token),
     ]
     app = Starlette(

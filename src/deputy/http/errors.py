@@ -8,7 +8,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from deputy.errors import AdminError, DeputyError, InvalidClient, OAuthError, TemporarilyUnavailable
+from deputy.errors import (
+    AdminError,
+    DeputyError,
+    InsufficientScope,
+    InvalidClient,
+    InvalidToken,
+    OAuthError,
+    TemporarilyUnavailable,
+)
 from deputy.protocol.response import NO_STORE
 
 log = logging.getLogger("deputy.http")
@@ -19,6 +27,9 @@ def render_error(error: DeputyError, request: Request | None = None) -> JSONResp
     if isinstance(error, InvalidClient):
         # RFC 6749 §5.2: 401 with WWW-Authenticate matching the scheme the client used.
         headers["WWW-Authenticate"] = 'Basic realm="deputy", error="invalid_client"'
+    if isinstance(error, (InvalidToken, InsufficientScope)):
+        # RFC 6750 §3: a protected resource (the userinfo endpoint) answers with a Bearer challenge.
+        headers["WWW-Authenticate"] = f'Bearer realm="deputy", error="{error.error}"'
     if isinstance(error, TemporarilyUnavailable):
         headers["Retry-After"] = "1"
     if isinstance(error, AdminError) and error.status_code == 401:

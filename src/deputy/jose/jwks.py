@@ -6,6 +6,7 @@ would let anyone who read it forge tokens, and private parameters have no busine
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,19 @@ def _usable(item: Mapping[str, Any]) -> bool:
         return False
     if item.get("kty") == "OKP" and item.get("crv") not in ("Ed25519", "Ed448"):
         return False  # X25519/X448 are key agreement keys
+    if item.get("kty") == "RSA" and _rsa_bits(item.get("n")) < MIN_RSA_BITS:
+        return False
     ops = item.get("key_ops")
     return ops is None or (isinstance(ops, list) and "verify" in ops)
+
+
+def _rsa_bits(n: object) -> int:
+    if not isinstance(n, str):
+        return 0
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big").bit_length()
+    except ValueError:
+        return 0
 
 
 def import_public_jwks(document: Mapping[str, Any]) -> KeySet:
@@ -51,8 +63,6 @@ def import_public_jwks(document: Mapping[str, Any]) -> KeySet:
         except (JoseError, ValueError, TypeError, KeyError):
             continue
         if not isinstance(key, (RSAKey, ECKey, OKPKey)):
-            continue
-        if isinstance(key, RSAKey) and key.raw_value.key_size < MIN_RSA_BITS:
             continue
         kid = item.get("kid")
         if isinstance(kid, str):

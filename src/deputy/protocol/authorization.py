@@ -29,7 +29,13 @@ from deputy.protocol.authorization_request import (
 )
 from deputy.protocol.context import ServerContext
 from deputy.protocol.grants.base import refusal
-from deputy.protocol.sign_in_ports import AuthorizationCode, CodeLedger, Consent, ConsentLedger, opaque_hash
+from deputy.protocol.sign_in_ports import (
+    AuthorizationCode,
+    CodeLedger,
+    Consent,
+    ConsentLedger,
+    opaque_hash,
+)
 from deputy.realm import Resource, User
 from deputy.secret import new_token_id
 

@@ -10,15 +10,19 @@ from deputy.protocol.client_auth import ClientAuthenticator, default_authenticat
 from deputy.protocol.context import ServerContext
 from deputy.protocol.request import FormRequest
 from deputy.protocol.response import NO_STORE, Response
+from deputy.protocol.sign_in_ports import CodeLedger, opaque_hash
 from deputy.protocol.tokens import TokenInactive, read_own_token
 
 log = logging.getLogger("deputy.revocation")
 
 
 class RevocationEndpoint:
-    def __init__(self, ctx: ServerContext, authenticator: ClientAuthenticator | None = None) -> None:
+    def __init__(
+        self, ctx: ServerContext, authenticator: ClientAuthenticator | None = None, codes: CodeLedger | None = None
+    ) -> None:
         self.ctx = ctx
         self.authenticator = authenticator or default_authenticator()
+        self.codes = codes  # refresh tokens (sign-in); None: only JWT access tokens are revocable
 
     def handle(self, request: FormRequest) -> Response:
         client = self.authenticator.authenticate(request, self.ctx, f"{self.ctx.issuer}/revoke")
@@ -28,6 +32,8 @@ class RevocationEndpoint:
         try:
             own = read_own_token(token, self.ctx, check_expiry=False)
         except JWTInvalid as exc:
+            if self._revoke_refresh_token(token, client.client_id):
+                return ok
             log.info("revocation: not a Deputy token (%s)", exc)
             return ok  # §2.2: invalid tokens do not cause an error
         except TokenInactive as exc:
@@ -53,3 +59,25 @@ class RevocationEndpoint:
             # Answer 200 all the same, so that the endpoint cannot be used to probe tokens.
             self.ctx.audit.append(event)
         return ok
+
+    def _revoke_refresh_token(self, token: str, client_id: str) -> bool:
+        """§2.1: revoking a refresh token also ends the access tokens of the same grant, so the
+        whole family goes (its refresh tokens, the access tokens issued in it, and what was
+        exchanged from those)."""
+        if self.codes is None:
+            return False
+        stored = self.codes.get_refresh_token(opaque_hash(token))
+        if stored is None:
+            return False
+        owner = stored.client_id == client_id
+        event = AuditEvent(
+            type="refresh_token.revoked" if owner else "token.revocation_refused",
+            outcome="success" if owner else "failure", client_id=client_id, subject=stored.username,
+            audience=(stored.resource,) if stored.resource else (), reason=None if owner else "not_token_owner",
+            data={"family_id": stored.family_id, "consent_id": stored.consent_id},
+        )
+        if owner:
+            self.codes.revoke_family(stored.family_id, f"refresh token revoked by {client_id}", self.ctx.clock.now(), event)
+        else:
+            self.ctx.audit.append(event)
+        return True

@@ -8,6 +8,7 @@ from deputy.storage.audit_store import AuditStore
 from deputy.storage.code_store import CodeStore
 from deputy.storage.consent_store import ConsentStore
 from deputy.storage.database import Database
+from deputy.storage.issuer_store import IssuerStore, UserProvisioning
 from deputy.storage.key_store import KeyStore
 from deputy.storage.realm_store import RealmStore
 from deputy.storage.replay_store import ReplayStore
@@ -27,6 +28,9 @@ class Store:
         self.codes = CodeStore(self.db, self.clock, self.tokens)
         self.replay = ReplayStore(self.db, self.clock)
         self.keys = KeyStore(self.db, self.clock, key_refresh_seconds)
+        # trusted external issuers, and the users they introduce
+        self.issuers = IssuerStore(self.db)
+        self.provisioning = UserProvisioning(self.db, self.realm, self.clock)
 
     def initialise(self) -> None:
         """Create the schema if needed and make sure signing keys exist."""

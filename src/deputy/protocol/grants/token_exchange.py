@@ -3,6 +3,10 @@
 Delegation by default: the issued token's ``sub`` is the user and ``act`` names the agent, with
 the subject token's own ``act`` nested inside (§4.1). Impersonation (no ``act``) only for agents
 allowed to and only when asked for with the ``impersonate=true`` extension parameter.
+
+The subject token is Deputy's own, or comes from a trusted external issuer
+(:mod:`deputy.protocol.grants.external_subject`); either way it is reduced to a
+:class:`~deputy.protocol.grants.subject.Subject` and the same decision follows.
 """
 
 from __future__ import annotations
