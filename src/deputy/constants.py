@@ -10,6 +10,13 @@ GRANT_TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_AUTHORIZATION_CODE: Final = "authorization_code"  # RFC 6749 §4.1
 GRANT_REFRESH_TOKEN: Final = "refresh_token"  # RFC 6749 §6
+# Microsoft's Agent ID on-behalf-of page writes the grant type with an underscore: a dialect that
+# is accepted as an input and never emitted (SPECS.md §2, pitfall 11).
+GRANT_JWT_BEARER_UNDERSCORE: Final = "urn:ietf:params:oauth:grant-type:jwt_bearer"
+# Entra on-behalf-of: requested_token_use=on_behalf_of on the jwt-bearer grant
+REQUESTED_TOKEN_USE_OBO: Final = "on_behalf_of"
+# The ID-JAG profile of the jwt-bearer grant (draft-ietf-oauth-identity-assertion-authz-grant)
+GRANT_PROFILE_ID_JAG: Final = "urn:ietf:params:oauth:grant-profile:id-jag"
 
 # Token type identifiers (RFC 8693 §3)
 TOKEN_TYPE_ACCESS_TOKEN: Final = "urn:ietf:params:oauth:token-type:access_token"
@@ -50,3 +57,4 @@ SUB_PROFILE_USER: Final = "user"
 SUB_PROFILE_AGENT: Final = "ai_agent"
 
 TOKEN_TYPE_BEARER: Final = "Bearer"
+TOKEN_TYPE_NA: Final = "N_A"  # RFC 8693 §2.2.1: the issued token is not an access token (an ID-JAG)

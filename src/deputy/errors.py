@@ -79,6 +79,13 @@ PUBLIC_TEXT: dict[str, str] = {
     # subject tokens from trusted external issuers (docs/trusted-issuers.md)
     "issuer_unavailable": "The issuer of the subject token could not be reached.",
     "subject_token_delegated": "A delegated token from an external issuer cannot be exchanged.",
+    # the jwt-bearer grant (RFC 7523): Entra-style on-behalf-of and ID-JAG redemption (docs/dialects.md)
+    "requested_token_use_unsupported": "The requested_token_use is not supported.",
+    "assertion_invalid": "The assertion is invalid.",
+    "assertion_wrong_audience": "The assertion is not for this authorization server.",
+    "assertion_not_for_client": "The assertion was not issued to this client.",
+    "assertion_own": "This server does not accept assertions it issued itself.",
+    "assertion_bound": "The assertion is bound to a key; proof of possession is not supported.",
     # target and scope
     "target_missing": "An audience or resource is required.",
     "target_multiple": "Only one audience or resource may be requested.",

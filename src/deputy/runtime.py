@@ -12,6 +12,7 @@ from deputy.admin import RealmAdmin
 from deputy.clock import Clock
 from deputy.config import Settings
 from deputy.federation import IssuerKeyCache
+from deputy.protocol.chaining_ports import IdentityChaining
 from deputy.protocol.client_auth import default_authenticator
 from deputy.protocol.context import ServerContext
 from deputy.protocol.ports import Federation
@@ -52,6 +53,8 @@ class Deputy:
                 ),
                 users=store.provisioning,
             ),
+            # ID-JAGs for partner authorization servers, from id_tokens or refresh tokens
+            chaining=IdentityChaining(partners=store.partners, refresh_tokens=store.codes, consents=store.consents),
         )
         authenticator = default_authenticator()
         grants = default_grants()

@@ -279,3 +279,17 @@ def test_empty_keyset(ring: KeyRing) -> None:
     token = ring.sign(claims(), typ="at+jwt")
     with pytest.raises(JWTInvalid):
         verify_jwt(token, KeySet([]), algorithms=["ES256"], now=NOW, typ="at+jwt")
+
+
+def test_a_malformed_crit_header_is_refused_not_a_crash() -> None:
+    import base64
+    import json
+
+    from deputy.jose import JWTInvalid, KeyRing, generate_key
+
+    ring = KeyRing([generate_key("ES256", 1000)], 1000)
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": ring.active_kid("ES256"), "crit": 1}
+    encode = lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()  # noqa: E731
+    token = f"{encode(header)}.{encode({'exp': 2000})}.AAAA"
+    with pytest.raises(JWTInvalid):
+        verify_jwt(token, ring.verification_keys, algorithms=["ES256"], now=1000, typ="at+jwt")

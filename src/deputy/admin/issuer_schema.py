@@ -12,6 +12,7 @@ The shape (realm files, the admin API and ``deputy issuers show`` all use it)::
     agent_audiences = { "incident-agent" = ["api://incident-agent"] }
     algorithms = ["RS256"]
     token_types = ["JWT", ""]    # "" accepts a token without a typ header
+    id_jag = true                # redeem its ID-JAGs (cross-app access, docs/dialects.md)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from deputy.realm import TrustedIssuer
 
 FIELDS = {
     "issuer", "discovery_url", "jwks_uri", "user_claim", "provision", "groups_claim", "group_map",
-    "agent_audiences", "algorithms", "token_types",
+    "agent_audiences", "algorithms", "token_types", "id_jag",
 }
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Claims that say something about the token rather than who the user is.
@@ -130,6 +131,7 @@ def parse_trusted_issuer(data: Mapping[str, Any], where: str = "issuer") -> Trus
         agent_audiences=tuple(audiences),
         algorithms=algorithms,
         token_types=token_types,
+        id_jag=_bool(data, "id_jag", where),
     )
 
 
@@ -148,4 +150,6 @@ def trusted_issuer_to_dict(issuer: TrustedIssuer) -> dict[str, Any]:
         algorithms=list(issuer.algorithms),
         token_types=list(issuer.token_types),
     )
+    if issuer.id_jag:  # shown when on, so that views and exports of other issuers read as before
+        out["id_jag"] = True
     return out

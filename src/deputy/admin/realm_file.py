@@ -1,7 +1,7 @@
 """Load a whole realm from one declarative file (TOML or JSON), or export one.
 
 The file is applied as upserts in dependency order: groups, resources, users, entitlements,
-agents, trusted issuers. Credentials: ``secret`` sets a known client secret (development only)
+agents, trusted issuers, partner authorization servers. Credentials: ``secret`` sets a known client secret (development only)
 and ``keys`` registers public JWKs for private_key_jwt.
 """
 
@@ -26,11 +26,12 @@ from deputy.admin.schema import (
     user_to_dict,
 )
 from deputy.admin.issuer_schema import parse_trusted_issuer, trusted_issuer_to_dict
+from deputy.admin.partner_schema import parse_partner_server, partner_server_to_dict
 from deputy.admin.service import RealmAdmin
 from deputy.errors import InvalidInput
-from deputy.realm import Agent, Entitlement, Resource, TrustedIssuer
+from deputy.realm import Agent, Entitlement, PartnerServer, Resource, TrustedIssuer
 
-SECTIONS = ("groups", "resources", "users", "entitlements", "agents", "issuers")
+SECTIONS = ("groups", "resources", "users", "entitlements", "agents", "issuers", "partners")
 
 
 @dataclass
@@ -79,6 +80,7 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
         for i, a in enumerate(raw_agents)
     ]
     issuers = _parse_issuers(admin, data, agents)
+    partners = _parse_partners(admin, data, agents)
     _check_before_applying(admin, resources, entitlements, agents)
     for group in groups:
         admin.put_group(group)
@@ -102,9 +104,12 @@ def load_realm(admin: RealmAdmin, data: Mapping[str, Any]) -> LoadSummary:
             admin.add_key(agent.client_id, jwk)
     for issuer in issuers:
         admin.put_issuer(issuer)
+    for partner in partners:
+        admin.put_partner(partner)
     return LoadSummary(
         {"groups": len(groups), "resources": len(resources), "users": len(users),
-         "entitlements": len(entitlements), "agents": len(agents), **_issuer_count(data, issuers)}
+         "entitlements": len(entitlements), "agents": len(agents), **_issuer_count(data, issuers),
+         **({"partners": len(partners)} if "partners" in data else {})}
     )
 
 
@@ -188,6 +193,7 @@ def export_realm(admin: RealmAdmin) -> dict[str, Any]:
         "entitlements": [entitlement_to_dict(e) for e in realm.list_entitlements()],
         "agents": agents,
         **_exported_issuers(admin),
+        **_exported_partners(admin),
     }
 
 
@@ -213,3 +219,22 @@ def _issuer_count(data: Mapping[str, Any], issuers: list[TrustedIssuer]) -> dict
 def _exported_issuers(admin: RealmAdmin) -> dict[str, Any]:
     issuers = admin.store.issuers.list_trusted_issuers()
     return {"issuers": [trusted_issuer_to_dict(t) for t in issuers]} if issuers else {}
+
+
+# -- partner authorization servers (docs/dialects.md) ---------------------------------------------
+def _parse_partners(admin: RealmAdmin, data: Mapping[str, Any], agents: list[tuple[Agent, Any]]) -> list[PartnerServer]:
+    """Parsed and checked before anything is written (agents in the same file count as existing)."""
+    partners = [parse_partner_server(p, f"partners[{i}]") for i, p in enumerate(_items(data, "partners"))]
+    pending = [agent.client_id for agent, _ in agents]
+    for i, partner in enumerate(partners):
+        try:
+            admin.check_partner(partner, pending)
+        except InvalidInput as exc:
+            msg = f"partners[{i}]: {exc.description}"
+            raise InvalidInput("invalid_input", msg, public=msg) from None
+    return partners
+
+
+def _exported_partners(admin: RealmAdmin) -> dict[str, Any]:
+    partners = admin.store.partners.list_partners()
+    return {"partners": [partner_server_to_dict(p) for p in partners]} if partners else {}

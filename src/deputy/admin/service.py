@@ -13,6 +13,7 @@ from joserfc.jwk import import_key
 from deputy.accounts import Accounts
 from deputy.accounts.passwords import is_password_hash
 from deputy.admin.issuer_schema import trusted_issuer_to_dict
+from deputy.admin.partner_schema import partner_server_to_dict
 from deputy.audit import AuditEvent
 from deputy.config import Settings
 from deputy.constants import TYP_ACCESS_TOKEN
@@ -21,7 +22,18 @@ from deputy.jose import StoredKey
 from deputy.protocol.ports import TokenRecord
 from deputy.protocol.sign_in_ports import Consent
 from deputy.protocol.tokens import access_token_claims
-from deputy.realm import Agent, AgentKey, AgentSecret, AgentStatus, Entitlement, Group, Resource, TrustedIssuer, User
+from deputy.realm import (
+    Agent,
+    AgentKey,
+    AgentSecret,
+    AgentStatus,
+    Entitlement,
+    Group,
+    PartnerServer,
+    Resource,
+    TrustedIssuer,
+    User,
+)
 from deputy.secret import Secret, hash_secret, new_client_secret, new_token_id
 from deputy.storage import Store
 from deputy.storage.audit_store import append_in
@@ -286,6 +298,38 @@ class RealmAdmin:
         with self.store.db.write(audit=True) as conn:
             self.store.issuers.delete(conn, issuer)
             append_in(conn, self._event("issuer.deleted", issuer=issuer), self._now)
+
+    # -- partner authorization servers: ID-JAGs for cross-app access (docs/dialects.md) -------
+    def check_partner(self, partner: PartnerServer, known_agents: Iterable[str] = ()) -> None:
+        """What :meth:`put_partner` refuses, checked on its own (realm files check before writing).
+        ``known_agents``: agents about to be created, which count as existing."""
+        if partner.issuer == self.settings.issuer:
+            raise _invalid(f"partner {partner.issuer}: that is Deputy's own issuer (an ID-JAG is for another server)")
+        pending = set(known_agents)
+        for client_id, _ in partner.agent_clients:
+            if client_id not in pending and self.store.realm.get_agent(client_id) is None:
+                raise _invalid(f"partner {partner.issuer}: agent_clients names agent {client_id!r}, which does not exist")
+
+    def put_partner(self, partner: PartnerServer) -> PartnerServer:
+        """Create or replace a partner authorization server."""
+        self.check_partner(partner)
+        with self.store.db.write(audit=True) as conn:
+            self.store.partners.put(conn, partner, self._now)
+            append_in(conn, replace(self._event("partner.saved", **partner_server_to_dict(partner)), audience=(partner.issuer,)), self._now)
+        return partner
+
+    def get_partner(self, issuer: str) -> PartnerServer:
+        found = self.store.partners.get_partner(issuer)
+        if found is None:
+            raise NotFound("not_found", f"partner {issuer}", public=f"No partner authorization server {issuer!r}.")
+        return found
+
+    def delete_partner(self, issuer: str) -> None:
+        """Stop issuing ID-JAGs for a partner (those already issued expire within minutes)."""
+        self.get_partner(issuer)
+        with self.store.db.write(audit=True) as conn:
+            self.store.partners.delete(conn, issuer)
+            append_in(conn, replace(self._event("partner.deleted", issuer=issuer), audience=(issuer,)), self._now)
 
     # -- tokens and keys -----------------------------------------------------------------------
     def issue_user_token(

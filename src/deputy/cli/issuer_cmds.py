@@ -45,6 +45,7 @@ def issuers_add(
     typ: list[str] = typer.Option(
         [], "--typ", help="An accepted JOSE typ header (repeatable; '' for none; default at+jwt, JWT and '')."
     ),
+    id_jag: bool = typer.Option(False, "--id-jag", help="Also redeem its ID-JAGs (cross-app access)."),
     home: Optional[Path] = Home,
 ) -> None:
     """Trust an issuer, or replace its settings."""
@@ -59,6 +60,8 @@ def issuers_add(
         data["algorithms"] = list(alg)
     if typ:
         data["token_types"] = list(typ)
+    if id_jag:
+        data["id_jag"] = True
     with open_deputy(home) as deputy:
         saved = deputy.admin("cli").put_issuer(parse_trusted_issuer(data))
         console.print(f"issuer [bold]{saved.issuer}[/bold] trusted (users named by '{saved.user_claim}')")

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from deputy.admin import RealmAdmin
 from deputy.admin.issuer_schema import parse_trusted_issuer, trusted_issuer_to_dict
+from deputy.admin.partner_schema import parse_partner_server, partner_server_to_dict
 from deputy.admin.realm_file import export_realm, load_realm
 
 from deputy.admin.schema import (
@@ -234,6 +235,20 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         admin().delete_issuer(param(request, "issuer"))
         return {"deleted": True}
 
+    # partner authorization servers: ID-JAGs for cross-app access (docs/dialects.md)
+    def list_partners(request: Request, body: Any) -> Any:
+        return [partner_server_to_dict(p) for p in deputy.store.partners.list_partners()]
+
+    def put_partner(request: Request, body: Any) -> Any:
+        return partner_server_to_dict(admin().put_partner(parse_partner_server(obj(body))))
+
+    def get_partner(request: Request, body: Any) -> Any:
+        return partner_server_to_dict(admin().get_partner(param(request, "issuer")))
+
+    def delete_partner(request: Request, body: Any) -> Any:
+        admin().delete_partner(param(request, "issuer"))
+        return {"deleted": True}
+
     # realm, audit, tokens, keys
     def realm_export(request: Request, body: Any) -> Any:
         return export_realm(admin())
@@ -353,6 +368,10 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         r("/admin/issuers", guarded(put_issuer), methods=["POST"]),
         r("/admin/issuers/{issuer:path}", guarded(get_issuer), methods=["GET"]),
         r("/admin/issuers/{issuer:path}", guarded(delete_issuer), methods=["DELETE"]),
+        r("/admin/partners", guarded(list_partners), methods=["GET"]),
+        r("/admin/partners", guarded(put_partner), methods=["POST"]),
+        r("/admin/partners/{issuer:path}", guarded(get_partner), methods=["GET"]),
+        r("/admin/partners/{issuer:path}", guarded(delete_partner), methods=["DELETE"]),
     ]
 
 

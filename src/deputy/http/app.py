@@ -73,6 +73,7 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
             settings.issuer, deputy.token.grants.grant_types, deputy.token.authenticator.method_names,
             max_chain_depth=settings.max_chain_depth, openid=openid,
             scopes=sorted(scopes), registration=settings.dynamic_registration,
+            identity_chaining=deputy.context.chaining is not None,
         )
 
     async def token(request: Request) -> Response:

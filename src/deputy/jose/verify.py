@@ -167,6 +167,6 @@ def _decode(token: str, keys: KeySet, alg: str, kid: object, allowed: list[str])
     for candidate in candidates:
         try:
             return jwt.decode(token, candidate, algorithms=allowed)
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError) as exc:  # TypeError: e.g. a "crit" that is not a list
             last = exc.__class__.__name__
     raise JWTInvalid(f"signature check failed: {last}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from deputy.clock import Clock
 from deputy.config import Settings
+from deputy.protocol.chaining_ports import IdentityChaining
 from deputy.protocol.ports import AuditLog, Federation, KeySource, RealmReader, ReplayCache, TokenLedger
 
 
@@ -20,6 +21,8 @@ class ServerContext:
     clock: Clock
     # Subject tokens from trusted external issuers; None: only Deputy's own tokens are accepted.
     federation: Federation | None = None
+    # ID-JAGs for partner authorization servers (docs/dialects.md); None: not issued.
+    chaining: IdentityChaining | None = None
 
     @property
     def issuer(self) -> str:

@@ -7,20 +7,26 @@ from typing import Any
 from deputy.constants import (
     AUTH_NONE,
     CLIENT_ASSERTION_ALGORITHMS,
+    GRANT_JWT_BEARER,
+    GRANT_PROFILE_ID_JAG,
     ID_TOKEN_ALG,
     ISSUING_ALGORITHMS,
     TOKEN_TYPE_ACCESS_TOKEN,
+    TOKEN_TYPE_ID_JAG,
+    TOKEN_TYPE_ID_TOKEN,
     TOKEN_TYPE_JWT,
+    TOKEN_TYPE_REFRESH_TOKEN,
 )
 from deputy.protocol.tokens.id_token import CLAIMS_SUPPORTED
 
 
 def server_metadata(
     issuer: str, grant_types: list[str], auth_methods: list[str], *, max_chain_depth: int, openid: bool = False,
-    scopes: list[str] | None = None, registration: bool = False,
+    scopes: list[str] | None = None, registration: bool = False, identity_chaining: bool = False,
 ) -> dict[str, Any]:
     """The RFC 8414 document. ``openid`` (the OIDC Discovery document) changes nothing: every
-    member OIDC Discovery §3 requires is always present."""
+    member OIDC Discovery §3 requires is always present. ``identity_chaining``: this server
+    issues ID-JAGs (it is an enterprise IdP for cross-app access, docs/dialects.md)."""
     # "none" (public clients) is for the token endpoint only: introspection and revocation need a
     # confidential client.
     confidential = [m for m in auth_methods if m != AUTH_NONE]
@@ -60,4 +66,12 @@ def server_metadata(
     }
     if registration:
         metadata["registration_endpoint"] = f"{issuer}/register"
+    if GRANT_JWT_BEARER in grant_types:
+        # The resource AS side of cross-app access: ID-JAGs are redeemed with the jwt-bearer grant.
+        metadata["authorization_grant_profiles_supported"] = [GRANT_PROFILE_ID_JAG]
+    if identity_chaining:
+        # The IdP side: token exchange for an ID-JAG, from an ID token or a refresh token.
+        metadata["identity_chaining_requested_token_types_supported"] = [TOKEN_TYPE_ID_JAG]
+        metadata["token_exchange_requested_token_types_supported"].append(TOKEN_TYPE_ID_JAG)
+        metadata["token_exchange_subject_token_types_supported"] += [TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_REFRESH_TOKEN]
     return metadata

@@ -142,9 +142,35 @@ class TrustedIssuer:
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     # Accepted JOSE "typ" header values; "" stands for a token without typ.
     token_types: tuple[str, ...] = ("at+jwt", "JWT", "")
+    # Redeem this issuer's ID-JAGs (typ oauth-id-jag+jwt) with the jwt-bearer grant: Deputy as the
+    # resource's authorization server in cross-app access (docs/dialects.md).
+    id_jag: bool = False
 
     def audiences_for(self, client_id: str) -> frozenset[str]:
         for agent, values in self.agent_audiences:
             if agent == client_id:
                 return frozenset(values)
         return frozenset()
+
+
+@dataclass(frozen=True)
+class PartnerServer:
+    """A downstream authorization server (another domain's, e.g. a SaaS app's) for which Deputy, as
+    the enterprise IdP, issues ID-JAGs to agents (cross-app access, docs/dialects.md)."""
+
+    issuer: str  # exactly as that server's metadata says: the ID-JAG's ``aud``
+    name: str = ""
+    # agent client_id here -> that agent's client_id AT the partner (the ID-JAG's ``client_id``);
+    # an agent not listed gets no ID-JAG for this partner.
+    agent_clients: tuple[tuple[str, str], ...] = ()
+    # The scopes an ID-JAG may carry (requested ∩ these); none: only ID-JAGs without scope.
+    scopes: tuple[str, ...] = ()
+    # The values the ``resource`` parameter may take; none: the parameter is refused.
+    resources: tuple[str, ...] = ()
+    signing_alg: str = "RS256"  # RS256: what every RFC 7523 implementation must verify
+
+    def client_id_for(self, client_id: str) -> str | None:
+        for agent, remote in self.agent_clients:
+            if agent == client_id:
+                return remote
+        return None

@@ -28,6 +28,7 @@ def _config(issuer: TrustedIssuer) -> dict[str, Any]:
         "agent_audiences": [[agent, list(values)] for agent, values in issuer.agent_audiences],
         "algorithms": list(issuer.algorithms),
         "token_types": list(issuer.token_types),
+        "id_jag": issuer.id_jag,
     }
 
 
@@ -44,6 +45,7 @@ def _issuer(name: str, config: dict[str, Any]) -> TrustedIssuer:
         agent_audiences=tuple((str(a), tuple(str(v) for v in vs)) for a, vs in config.get("agent_audiences", [])),
         algorithms=tuple(config.get("algorithms", defaults.algorithms)),
         token_types=tuple(config.get("token_types", defaults.token_types)),
+        id_jag=bool(config.get("id_jag", False)),  # absent in rows written before issue 4
     )
 
 

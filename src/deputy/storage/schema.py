@@ -243,3 +243,13 @@ refresh_tokens = Table(
     Column("used_at", BigInteger, nullable=True),  # rotated: a second use is reuse
     Column("revoked_at", BigInteger, nullable=True),
 )
+
+# -- issue 4: partner authorization servers (Deputy as the enterprise IdP issuing ID-JAGs) --------
+
+partner_servers = Table(
+    "partner_servers",
+    metadata,
+    Column("issuer", String(500), primary_key=True),
+    Column("config", JSON, nullable=False),  # see deputy.realm.PartnerServer
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -10,6 +10,7 @@ from deputy.storage.consent_store import ConsentStore
 from deputy.storage.database import Database
 from deputy.storage.issuer_store import IssuerStore, UserProvisioning
 from deputy.storage.key_store import KeyStore
+from deputy.storage.partner_store import PartnerStore
 from deputy.storage.realm_store import RealmStore
 from deputy.storage.replay_store import ReplayStore
 from deputy.storage.token_store import TokenStore
@@ -31,6 +32,8 @@ class Store:
         # trusted external issuers, and the users they introduce
         self.issuers = IssuerStore(self.db)
         self.provisioning = UserProvisioning(self.db, self.realm, self.clock)
+        # partner authorization servers Deputy issues ID-JAGs for (docs/dialects.md)
+        self.partners = PartnerStore(self.db)
 
     def initialise(self) -> None:
         """Create the schema if needed and make sure signing keys exist."""

@@ -57,14 +57,24 @@ class Grant(Protocol):
 class GrantRegistry:
     def __init__(self) -> None:
         self._grants: dict[str, Grant] = {}
+        self._aliases: dict[str, str] = {}
 
     def register(self, grant: Grant) -> None:
-        if grant.grant_type in self._grants:
+        if grant.grant_type in self._grants or grant.grant_type in self._aliases:
             raise ValueError(f"grant {grant.grant_type!r} registered twice")
         self._grants[grant.grant_type] = grant
 
+    def register_alias(self, alias: str, grant_type: str) -> None:
+        """Accept ``alias`` as another spelling of a registered grant type (a vendor dialect):
+        it reaches the same grant and is never advertised in :attr:`grant_types`."""
+        if alias in self._grants or alias in self._aliases:
+            raise ValueError(f"grant {alias!r} registered twice")
+        if grant_type not in self._grants:
+            raise ValueError(f"alias {alias!r} names no registered grant {grant_type!r}")
+        self._aliases[alias] = grant_type
+
     def get(self, grant_type: str) -> Grant | None:
-        return self._grants.get(grant_type)
+        return self._grants.get(self._aliases.get(grant_type, grant_type))
 
     @property
     def grant_types(self) -> list[str]:
@@ -76,18 +86,27 @@ _REFUSAL_ERRORS: dict[str, type[OAuthError]] = {
     "client_not_active": UnauthorizedClient,
     "target_not_allowed": InvalidTarget,
     "scope_empty": InvalidScope,
+    # draft-mcguinness-oauth-actor-profile: an over-long chain is invalid_request, whatever the grant
+    "chain_too_deep": InvalidRequest,
 }
 
 
-def refusal(reason: str, detail: str) -> OAuthError:
-    return _REFUSAL_ERRORS.get(reason, InvalidRequest)(reason, detail)
+def refusal(reason: str, detail: str, default: type[OAuthError] = InvalidRequest) -> OAuthError:
+    """The error for a policy refusal; ``default`` for reasons without their own error
+    (``invalid_request`` in token exchange, ``invalid_grant`` for an assertion grant)."""
+    return _REFUSAL_ERRORS.get(reason, default)(reason, detail)
 
 
 def default_grants() -> GrantRegistry:
+    from deputy.constants import GRANT_JWT_BEARER, GRANT_JWT_BEARER_UNDERSCORE
     from deputy.protocol.grants.client_credentials import ClientCredentialsGrant
+    from deputy.protocol.grants.jwt_bearer import JwtBearerGrant
     from deputy.protocol.grants.token_exchange import TokenExchangeGrant
 
     registry = GrantRegistry()
     registry.register(ClientCredentialsGrant())
     registry.register(TokenExchangeGrant())
+    registry.register(JwtBearerGrant())
+    # Entra's Agent ID docs write "jwt_bearer": accepted, never advertised (SPECS.md §2, pitfall 11)
+    registry.register_alias(GRANT_JWT_BEARER_UNDERSCORE, GRANT_JWT_BEARER)
     return registry

@@ -78,8 +78,8 @@ def read_external_subject(token: str, agent: Agent, ctx: ServerContext, trace: T
             f"the audiences of {agent.client_id} at {iss}",
         )
     _check_delegation_claims(external, agent, ctx.issuer)
-    _check_names_a_user(external)
-    user = _map_user(external, agent, ctx, federation, trace)
+    check_names_a_user(external)
+    user = map_user(external, agent, ctx, federation, trace)
     return Subject(user=user, expires_at=external.expires_at, audit=audit)
 
 
@@ -107,7 +107,7 @@ def _may_act_names(may_act: Mapping[str, Any], agent: Agent, trusted: TrustedIss
     return iss == trusted.issuer and isinstance(sub, str) and sub in trusted.audiences_for(agent.client_id)
 
 
-def _check_names_a_user(external: ExternalToken) -> None:
+def check_names_a_user(external: ExternalToken) -> None:
     """An application's own token (client credentials at the IdP) names no user."""
     claims = external.claims
     sub = external.subject
@@ -115,7 +115,8 @@ def _check_names_a_user(external: ExternalToken) -> None:
         raise InvalidRequest("subject_not_user", f"token from {external.issuer.issuer} identifies an application")
 
 
-def _map_user(external: ExternalToken, agent: Agent, ctx: ServerContext, federation: Federation, trace: Trace) -> User:
+def map_user(external: ExternalToken, agent: Agent, ctx: ServerContext, federation: Federation, trace: Trace) -> User:
+    """The Deputy user the issuer's ``user_claim`` names, provisioned if the issuer may (or refuse)."""
     trusted = external.issuer
     claim = trusted.user_claim
     name = external.claim_text(claim)
