@@ -230,3 +230,20 @@ def test_refresh_tokens_need_the_sign_in_ledgers(deputy: Deputy) -> None:
     deputy.context = replace(deputy.context, chaining=IdentityChaining(partners=deputy.store.partners))
     deputy.token = TokenEndpoint(deputy.context, deputy.token.grants, deputy.token.authenticator)
     refused(deputy, InvalidRequest, "invalid_request", "subject_token_type_unsupported", "dprt_x", REFRESH_TOKEN_TYPE)
+
+
+def test_an_id_token_of_a_trusted_issuer(deputy: Deputy, clock: FixedClock) -> None:
+    """Deputy beside Entra or Okta: the user signed in there; Deputy vouches for the mapped user."""
+    from deputy.federation import IssuerKeyCache
+    from tests.fake_issuer import FakeIssuer
+    from tests.protocol.federation_support import trust, use_key_cache
+
+    add_partner(deputy)
+    upstream = FakeIssuer("https://login.example.com/tenant/v2.0", now=clock.now)
+    use_key_cache(deputy, IssuerKeyCache(deputy.store.clock, transport=upstream.transport()))
+    trust(deputy, upstream)
+    r = request_id_jag(deputy, upstream.mint(aud="api://incident-agent"))
+    claims = claims_of(r.body["access_token"])
+    assert (claims["iss"], claims["sub"]) == (ISSUER, "jane")
+    assert events(deputy, "token.issued")[-1].data["subject_issuer"] == upstream.issuer
+    refused(deputy, InvalidRequest, "invalid_request", "subject_token_not_for_client", upstream.mint(aud="api://other"))

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from deputy.clock import FixedClock
-from deputy.errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, OAuthError
+from deputy.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    OAuthError,
+)
 from deputy.realm import Agent, AgentStatus
 from deputy.runtime import Deputy
 from tests.conftest import AGENT, INCIDENTS, ISSUER

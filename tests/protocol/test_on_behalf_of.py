@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from deputy.clock import FixedClock
-from deputy.errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, OAuthError
+from deputy.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    OAuthError,
+)
 from deputy.federation import IssuerKeyCache
 from deputy.protocol.token_endpoint import TokenEndpoint
 from deputy.realm import AgentStatus
@@ -261,3 +268,24 @@ def test_refusals_never_record_a_token(deputy: Deputy) -> None:
     assert len(events(deputy, "token.issued")) == before + 1  # only the user token minted above
     last = events(deputy, "token.refused")[-1]
     assert last.grant_type == JWT_BEARER and last.data["dialect"] == "entra_obo"
+
+
+def test_a_scope_parameter_cannot_cause_unbounded_lookups(deputy: Deputy) -> None:
+    subject = user_token(deputy)
+    many = " ".join(f"https://incidents.example/s{i}" for i in range(51))
+    refused(deputy, InvalidScope, "invalid_scope", "scope_invalid", subject, many)
+    lookups: list[str] = []
+    realm = deputy.store.realm
+    original = realm.get_resource
+
+    def counting(identifier: str) -> Any:
+        lookups.append(identifier)
+        return original(identifier)
+
+    realm.get_resource = counting  # type: ignore[method-assign]
+    try:
+        slashes = "https://incidents.example/" + "/".join(["x"] * 200)
+        refused(deputy, InvalidTarget, "invalid_target", "target_unknown", subject, slashes)
+    finally:
+        realm.get_resource = original  # type: ignore[method-assign]
+    assert len(lookups) <= 10

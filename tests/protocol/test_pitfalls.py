@@ -547,3 +547,40 @@ def test_pitfall_9_confidential_client_without_secret(deputy: Deputy) -> None:
         deputy.token.handle(form(params))
     assert exc.value.status_code == 401
     assert_refused(deputy, exc.value, "invalid_client", "client_secret_missing")
+
+
+# -- 9, 10, 11 in the jwt-bearer dialects (issue 4; docs/dialects.md) ------------------------------
+
+def test_pitfall_9_invalid_grant_jwt_is_invalid_grant(deputy: Deputy, clock: FixedClock) -> None:
+    """RFC 7521 §5.2: a bad assertion in the jwt-bearer grant is invalid_grant, in both profiles."""
+    from deputy.errors import InvalidGrant
+    from tests.protocol.dialect_support import mint_jag, obo, redeem, trusted_idp
+
+    with pytest.raises(InvalidGrant) as exc:
+        obo(deputy, user_token(deputy, client_id="triage-agent"))  # a token for another app
+    assert_refused(deputy, exc.value, "invalid_grant", "subject_token_not_for_client")
+    idp = trusted_idp(deputy, clock.now)
+    with pytest.raises(InvalidGrant) as exc:
+        redeem(deputy, mint_jag(idp, aud="https://elsewhere.example"))
+    assert_refused(deputy, exc.value, "invalid_grant", "assertion_wrong_audience")
+
+
+def test_pitfall_10_no_refresh_token_from_an_assertion_grant(deputy: Deputy, clock: FixedClock) -> None:
+    from tests.protocol.dialect_support import mint_jag, obo, redeem, trusted_idp
+
+    body = obo(deputy, user_token(deputy), "offline_access https://incidents.example/.default").body
+    assert "refresh_token" not in body
+    idp = trusted_idp(deputy, clock.now)
+    assert "refresh_token" not in redeem(deputy, mint_jag(idp), scope="incidents:read").body
+
+
+def test_pitfall_11_circulating_spellings(deputy: Deputy) -> None:
+    """``id_jag`` is not the token type; ``jwt_bearer`` is accepted only as Entra's input dialect
+    and never advertised (SPECS.md §2)."""
+    from tests.protocol.dialect_support import JWT_BEARER_UNDERSCORE, obo
+
+    with pytest.raises(InvalidRequest) as exc:
+        exchange(deputy, user_token(deputy), requested_token_type="urn:ietf:params:oauth:token-type:id_jag")
+    assert_refused(deputy, exc.value, "invalid_request", "requested_token_type_unsupported")
+    assert obo(deputy, user_token(deputy), grant_type=JWT_BEARER_UNDERSCORE).status == 200
+    assert JWT_BEARER_UNDERSCORE not in deputy.token.grants.grant_types

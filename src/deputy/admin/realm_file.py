@@ -1,8 +1,8 @@
 """Load a whole realm from one declarative file (TOML or JSON), or export one.
 
 The file is applied as upserts in dependency order: groups, resources, users, entitlements,
-agents, trusted issuers, partner authorization servers. Credentials: ``secret`` sets a known client secret (development only)
-and ``keys`` registers public JWKs for private_key_jwt.
+agents, trusted issuers, partner authorization servers. Credentials: ``secret`` sets a known
+client secret (development only) and ``keys`` registers public JWKs for private_key_jwt.
 """
 
 from __future__ import annotations

@@ -43,6 +43,11 @@ from deputy.realm import Agent
 # Scopes MSAL and Entra clients add to every request; they mean an ID token and a refresh token.
 IGNORED_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 DEFAULT_SCOPE = ".default"
+# Bounds on the work a scope parameter can cause (each split is a realm lookup): Entra requests
+# carry a handful of scopes, and resource identifiers are at most 500 characters.
+MAX_SCOPES = 50
+MAX_SPLITS = 8
+MAX_IDENTIFIER = 500
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,20 @@ class EntraScopes:
     ignored: tuple[str, ...] = ()
 
 
-def _split(token: str, ctx: ServerContext) -> tuple[str, str] | None:
-    """``<resource>/<scope>`` with the longest registered resource, or None for a bare scope."""
+def _split(token: str, known: dict[str, bool], ctx: ServerContext) -> tuple[str, str] | None:
+    """``<resource>/<scope>`` with the longest registered resource, or None for a bare scope.
+    ``known`` remembers the lookups of this request."""
     cut = len(token)
-    while (cut := token.rfind("/", 0, cut)) > 0:
+    for _ in range(MAX_SPLITS):
+        cut = token.rfind("/", 0, cut)
+        if cut <= 0:
+            break
         prefix, name = token[:cut], token[cut + 1 :]
-        if name and ctx.realm.get_resource(prefix) is not None:
+        if not name or len(prefix) > MAX_IDENTIFIER:
+            continue
+        if prefix not in known:
+            known[prefix] = ctx.realm.get_resource(prefix) is not None
+        if known[prefix]:
             return prefix, name
     if "://" in token:  # an App ID URI style scope for a resource Deputy does not know
         raise InvalidTarget("target_unknown", f"no resource for scope {token!r}")
@@ -69,7 +82,10 @@ def _split(token: str, ctx: ServerContext) -> tuple[str, str] | None:
 
 def parse_entra_scopes(request: FormRequest, ctx: ServerContext) -> EntraScopes:
     raw = request.scopes() or frozenset()
+    if len(raw) > MAX_SCOPES:
+        raise InvalidScope("scope_invalid", f"{len(raw)} scopes; at most {MAX_SCOPES}")
     resources = set(requested_targets(request))
+    known: dict[str, bool] = {}
     names: set[str] = set()
     default = prefixed = False
     ignored = []
@@ -77,7 +93,7 @@ def parse_entra_scopes(request: FormRequest, ctx: ServerContext) -> EntraScopes:
         if token in IGNORED_SCOPES:
             ignored.append(token)
             continue
-        split = _split(token, ctx)
+        split = _split(token, known, ctx)
         if split is not None:
             resources.add(split[0])
             prefixed = True
