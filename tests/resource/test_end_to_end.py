@@ -2,7 +2,7 @@
 
 Deputy (the ``deputy`` fixture, served by uvicorn on a free port) issues jane's token to
 incident-agent, which exchanges it (RFC 8693) for a token for the incident desk. The desk is a
-small Starlette API protected with ``deputy.resource.starlette``, also under uvicorn. It finds
+small Starlette API protected with ``deputy.resource.asgi``, also under uvicorn. It finds
 Deputy's keys through RFC 8414 discovery, sees user=jane and agent=incident-agent, refuses a
 missing token (401 + resource_metadata), a missing scope (403) and the user's own token (not for
 this audience: no passthrough), and, on its introspecting route, the token right after it was
@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from deputy.config import Settings
 from deputy.resource import Introspection, TokenVerifier
-from deputy.resource.starlette import ProtectedResource, principal_of
+from deputy.resource.asgi import ProtectedResource, principal_of
 from deputy.runtime import Deputy
 from tests.conftest import ACCESS_TOKEN_TYPE, ADMIN_TOKEN, AGENT, INCIDENTS, TOKEN_EXCHANGE, TRIAGE
 from tests.e2e.asgi_server import serving
@@ -71,7 +71,7 @@ def desk_app(resource: ProtectedResource) -> Starlette:
         Route("/api/now/table/hr_case", hr_cases),
         Route("/api/now/table/incident/1", update, methods=["PATCH"]),
         Route("/healthz", health),
-        *resource.routes(),
+        Route(resource.metadata_path, resource.metadata_app),
     ])
 
 

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import deputy.resource
-import deputy.resource.starlette
+import deputy.resource.asgi
 
 SERVER_ONLY = ("sqlalchemy", "uvicorn", "typer", "alembic", "argon2", "jinja2", "rich", "psycopg")
 BLOCKER = textwrap.dedent(
@@ -59,13 +59,13 @@ def test_the_sdk_works_without_the_server_or_starlette() -> None:
     assert result.stdout.strip() == "ok", result.stderr
 
 
-def test_the_starlette_integration_needs_only_starlette() -> None:
-    result = run("import deputy.resource.starlette\nprint('ok')\n", SERVER_ONLY)
+def test_the_asgi_integration_needs_no_web_framework() -> None:
+    result = run("import deputy.resource.asgi\nprint('ok')\n", (*SERVER_ONLY, "starlette"))
     assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_public_surface_is_explicit() -> None:
-    for module in (deputy.resource, deputy.resource.starlette):
+    for module in (deputy.resource, deputy.resource.asgi):
         assert module.__all__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

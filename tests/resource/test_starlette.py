@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from deputy.clock import FixedClock
 from deputy.resource import DPoPSettings, Principal, TokenVerifier
-from deputy.resource.starlette import ProtectedResource, principal_of
+from deputy.resource.asgi import ProtectedResource, principal_of
 from tests.resource.support import API_URL, RESOURCE, START, FakeAS, dpop_key, jkt, proof
 
 META = "https://api.example/.well-known/oauth-protected-resource"
@@ -62,7 +62,7 @@ def app_for(resource: ProtectedResource) -> Starlette:
             Route("/hr", hr),
             Route("/sensitive", sensitive),
             Route("/dependency", fastapi_style),
-            *resource.routes(),
+            Route(resource.metadata_path, resource.metadata_app),
         ],
         exception_handlers=dict(resource.exception_handlers),
     )

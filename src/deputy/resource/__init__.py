@@ -2,7 +2,7 @@
 
 Verify Deputy's (or any RFC 9068 issuer's) access tokens, see the user and the acting agent
 chain, answer refusals with the right challenges, publish RFC 9728 metadata. Depends only on
-joserfc, cryptography and httpx; the Starlette integration is :mod:`deputy.resource.starlette`,
+joserfc, cryptography and httpx; the Starlette integration is :mod:`deputy.resource.asgi` (plain ASGI, for Starlette, FastAPI or an MCP server),
 imported only by those who use it (``pip install 'deputy[resource]'``).
 """
 

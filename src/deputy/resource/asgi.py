@@ -1,5 +1,6 @@
-"""Starlette (and FastAPI) integration: protect endpoints, hand the :class:`Principal` to the
-handler, answer refusals with the right challenge, serve RFC 9728 metadata.
+"""ASGI integration (Starlette, FastAPI, an MCP server's app): protect endpoints, hand the
+:class:`Principal` to the handler, answer refusals with the right challenge, serve RFC 9728
+metadata. Plain ASGI, so it needs no web framework: the SDK stays free of server libraries.
 
 Three ways in, one behaviour:
 
@@ -10,24 +11,21 @@ Three ways in, one behaviour:
   streamable HTTP app, say) that also serves the metadata document.
 
 Every refusal is a JSON body ``{"error", "error_description"}`` with ``WWW-Authenticate``
-challenges carrying ``resource_metadata`` (RFC 9728 §5.1). Requires ``deputy[resource]``.
+challenges carrying ``resource_metadata`` (RFC 9728 §5.1). Add the metadata document to a
+Starlette app with ``Route(resource.metadata_path, resource.metadata_app)``.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocketClose
+import anyio.to_thread
 
 from deputy.resource.challenge import challenges, error_body
 from deputy.resource.credentials import Credentials, read_credentials
@@ -35,6 +33,22 @@ from deputy.resource.errors import ResourceError
 from deputy.resource.metadata import metadata_url_for, protected_resource_metadata
 from deputy.resource.principal import Principal
 from deputy.resource.verifier import TokenVerifier
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Connection(Protocol):
+    """What a framework's request object offers (Starlette's Request and WebSocket do)."""
+
+    @property
+    def scope(self) -> Scope: ...
+
+
+Request = Any  # the framework's request object: anything with an ASGI ``scope``
+Response = ASGIApp
 
 __all__ = ["ProtectedResource", "principal_of"]
 
@@ -44,9 +58,44 @@ Endpoint = Callable[[Request], Awaitable[Response]] | Callable[[Request], Respon
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def principal_of(request: HTTPConnection) -> Principal:
-    """The :class:`Principal` an earlier ``require_scopes``/``protect`` put on the request."""
-    principal = getattr(request.state, "principal", None)
+class JSONResponse:
+    """A JSON response as a plain ASGI app; headers may repeat (several challenges)."""
+
+    def __init__(self, body: Any, status_code: int = 200, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.body = json.dumps(body, separators=(",", ":")).encode()
+        self.status_code = status_code
+        self.headers = [("content-type", "application/json"), *headers]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        body = b"" if scope.get("method") == "HEAD" else self.body
+        await send({"type": "http.response.body", "body": body})
+
+
+def _header_values(scope: Scope, name: str) -> list[str]:
+    wanted = name.encode("latin-1")
+    return [v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == wanted]
+
+
+def _url(scope: Scope) -> str:
+    """The request URL as the server saw it (scheme, Host header, path, query)."""
+    scheme = scope.get("scheme", "http")
+    host = next(iter(_header_values(scope, "host")), "")
+    if not host and scope.get("server"):
+        server_host, port = scope["server"]
+        default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
+        host = server_host if port == default else f"{server_host}:{port}"
+    path = scope.get("root_path", "") + scope["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def principal_of(request: Connection) -> Principal:
+    """The :class:`Principal` an earlier ``require_scopes``/``protect`` put on the request
+    (also ``request.state.principal`` in Starlette and FastAPI)."""
+    principal = (request.scope.get("state") or {}).get("principal")
     if not isinstance(principal, Principal):
         raise LookupError("this request was not authenticated by deputy.resource")
     return principal
@@ -87,6 +136,8 @@ class ProtectedResource:
             resource_documentation=resource_documentation,
             resource_signing_algs=resource_signing_algs,
         )
+        # An object, not a method: Starlette's Route treats a non-function endpoint as ASGI.
+        self.metadata_app: ASGIApp = _MetadataDocument(self._document)
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -94,52 +145,43 @@ class ProtectedResource:
         """The RFC 9728 document."""
         return dict(self._document)
 
-    async def metadata_endpoint(self, request: Request) -> Response:
-        return JSONResponse(
-            self._document,
-            headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
-        )
-
-    def routes(self) -> list[Route]:
-        """The metadata route, to add to a Starlette app's routes."""
-        return [Route(self.metadata_path, self.metadata_endpoint, methods=["GET"])]
-
     # -- authentication ----------------------------------------------------------------------
 
-    def credentials(self, conn: HTTPConnection) -> Credentials:
-        url = f"{self.public_url}{conn.url.path}" if self.public_url else str(conn.url)
-        method = conn.scope.get("method", "GET")  # a WebSocket handshake is a GET
+    def credentials(self, scope: Scope) -> Credentials:
+        url = f"{self.public_url}{scope.get('root_path', '')}{scope['path']}" if self.public_url else _url(scope)
+        method = scope.get("method", "GET")  # a WebSocket handshake is a GET
         return read_credentials(
-            conn.headers.getlist("authorization"), conn.headers.getlist("dpop"), method=method, url=url
+            _header_values(scope, "authorization"), _header_values(scope, "dpop"), method=method, url=url
         )
 
     async def authenticate(
-        self, conn: HTTPConnection, scopes: Iterable[str] = (), *, introspect: bool = False
+        self, conn: Connection, scopes: Iterable[str] = (), *, introspect: bool = False
     ) -> Principal:
         """Verify the request; put the Principal in ``request.state.principal`` and return it.
         Raises :class:`ResourceError` (with the needed scopes attached, for the challenge)."""
         needed = tuple(scopes)
+        scope = conn.scope
         try:
-            principal = await self.verifier.averify(self.credentials(conn), scopes=needed, introspect=introspect)
+            principal = await self.verifier.averify(self.credentials(scope), scopes=needed, introspect=introspect)
         except ResourceError as exc:
             exc.scopes = exc.scopes or needed
-            log.info("refused %s %s: %s", conn.scope.get("method", "WS"), conn.url.path, exc)
+            log.info("refused %s %s: %s", scope.get("method", "WS"), scope["path"], exc)
             raise
-        conn.state.principal = principal
+        # Starlette's request.state reads this same dict.
+        scope.setdefault("state", {})["principal"] = principal
         return principal
 
     def error_response(self, error: ResourceError) -> Response:
-        response = JSONResponse(error_body(error), status_code=error.status_code, headers={"Cache-Control": "no-store"})
         dpop = self.verifier.dpop
-        for value in challenges(
+        values = challenges(
             error,
             realm=self.realm,
             resource_metadata=self.metadata_url,
             dpop_algs=tuple(dpop.algorithms) if dpop.enabled else (),
             bearer=not dpop.required,
-        ):
-            response.headers.append("WWW-Authenticate", value)
-        return response
+        )
+        headers = [("Cache-Control", "no-store"), *(("WWW-Authenticate", value) for value in values)]
+        return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
 
     @property
     def exception_handlers(self) -> Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]:
@@ -174,7 +216,7 @@ class ProtectedResource:
                     return self.error_response(exc)
                 if is_async:
                     return await cast(Handler, endpoint)(request)
-                return await run_in_threadpool(cast(Callable[[Request], Response], endpoint), request)
+                return await anyio.to_thread.run_sync(cast(Callable[[Request], Response], endpoint), request)
 
             return guarded
 
@@ -209,17 +251,36 @@ class _Protected:
             await self.app(scope, receive, send)  # lifespan
             return
         if scope["type"] == "http" and scope["path"] == self.resource.metadata_path and scope["method"] in ("GET", "HEAD"):
-            response = await self.resource.metadata_endpoint(Request(scope, receive))
-            await response(scope, receive, send)
+            await self.resource.metadata_app(scope, receive, send)
             return
         scope = {**scope, "state": dict(scope.get("state") or {})}  # never write into shared state
-        conn = HTTPConnection(scope, receive)
         try:
-            await self.resource.authenticate(conn, self.scopes, introspect=self.introspect)
+            await self.resource.authenticate(_Scoped(scope), self.scopes, introspect=self.introspect)
         except ResourceError as exc:
             if scope["type"] == "websocket":
-                await WebSocketClose(code=1008)(scope, receive, send)  # policy violation
+                await send({"type": "websocket.close", "code": 1008})  # policy violation
             else:
                 await self.resource.error_response(exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class _Scoped:
+    """A bare scope seen as a :class:`Connection`."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+
+class _MetadataDocument:
+    """The RFC 9728 document as an ASGI app: ``Route(resource.metadata_path, resource.metadata_app)``."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = dict(document)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") not in ("GET", "HEAD"):
+            await JSONResponse({"error": "invalid_request"}, 405, [("Allow", "GET, HEAD")])(scope, receive, send)
+            return
+        headers = [("Cache-Control", "public, max-age=3600"), ("Access-Control-Allow-Origin", "*")]
+        await JSONResponse(self.document, headers=headers)(scope, receive, send)
