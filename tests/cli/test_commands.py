@@ -7,38 +7,14 @@ import re
 import sqlite3
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
 
-from deputy.cli.main import app
 from deputy.config import Settings
 from deputy.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN
 from deputy.jose import peek_claims
 from deputy.runtime import Deputy
 from tests.helpers import form
 
-runner = CliRunner()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("DEPUTY_HOME", str(path))
-    result = runner.invoke(app, ["init", "--dev-realm"])
-    assert result.exit_code == 0, result.output
-    return path
-
-
-def ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def fails(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code != 0, result.output
-    return result.output
+from tests.cli.conftest import fails, ok
 
 
 def exchange(home: Path, client: tuple[str, str], subject: str, audience: str) -> dict[str, object]:

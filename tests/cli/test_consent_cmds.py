@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from deputy.accounts import SignInFailed
 from deputy.cli.main import app
@@ -14,22 +13,7 @@ from deputy.runtime import Deputy
 from tests.protocol.sign_in_support import sign_in_tokens
 from tests.protocol.support import is_active
 
-runner = CliRunner()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("DEPUTY_HOME", str(path))
-    result = runner.invoke(app, ["init", "--dev-realm"])
-    assert result.exit_code == 0, result.output
-    return path
-
-
-def ok(*args: str, input: str | None = None) -> str:
-    result = runner.invoke(app, list(args), input=input)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.cli.conftest import ok, runner
 
 
 def opened() -> Deputy:

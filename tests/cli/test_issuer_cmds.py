@@ -6,33 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from deputy.cli.main import app
 
-runner = CliRunner()
+from tests.cli.conftest import fails, ok
 KEYCLOAK = "https://sso.example/realms/corp"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("DEPUTY_HOME", str(path))
-    result = runner.invoke(app, ["init", "--dev-realm"])
-    assert result.exit_code == 0, result.output
-    return path
-
-
-def ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def fails(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code != 0, result.output
-    return result.output
 
 
 def test_add_show_list_remove(home: Path) -> None:
