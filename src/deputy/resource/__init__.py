@@ -2,8 +2,8 @@
 
 Verify Deputy's (or any RFC 9068 issuer's) access tokens, see the user and the acting agent
 chain, answer refusals with the right challenges, publish RFC 9728 metadata. Depends only on
-joserfc, cryptography and httpx; the Starlette integration is :mod:`deputy.resource.asgi` (plain ASGI, for Starlette, FastAPI or an MCP server),
-imported only by those who use it (``pip install 'deputy[resource]'``).
+joserfc, cryptography and httpx; the web integration, :mod:`deputy.resource.asgi`, is plain ASGI
+(for Starlette, FastAPI or an MCP server) and needs no web framework either.
 """
 
 from __future__ import annotations
