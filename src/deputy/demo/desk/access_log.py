@@ -3,7 +3,7 @@
 Every request is one :class:`AccessEntry`, kept in memory (bounded) and written as one line to the
 logger ``deputy.demo.desk``::
 
-    jane via incident-agent: GET incident sysparm_query=assigned_to=me → 5 returned, 2 withheld (INC0010006 hr, INC0010007 security)
+    jane via incident-agent: GET incident sysparm_query=assigned_to=me → 5 returned, 2 withheld (INC0010003 hr, INC0010007 security)
 
 The chain is current actor first, as in ``Principal.chain``: ``jane via triage-agent ←
 incident-agent`` is triage-agent calling for jane, on behalf of incident-agent. No token is ever
@@ -33,7 +33,7 @@ class Withheld:
 
 @dataclass(frozen=True)
 class AccessEntry:
-    """One request. ``user`` is the token's ``sub`` ("" without a valid token); ``chain`` the
+    """One request. ``user`` is the token's ``sub`` ("" when no valid token came); ``chain`` the
     actors, current first; ``returned`` the numbers sent back; ``updated`` the fields a PATCH
     changed; ``error`` the fixed error message when ``status`` is not 200."""
 
@@ -50,8 +50,8 @@ class AccessEntry:
     error: str = ""
 
     def caller(self) -> str:
-        """``jane via triage-agent ← incident-agent``, ``jane``, or ``(no valid token)``."""
-        user = self.user or "(no valid token)"
+        """``jane via triage-agent ← incident-agent``, ``jane``, or ``(unauthenticated)``."""
+        user = self.user or "(unauthenticated)"
         return f"{user} via {' ← '.join(self.chain)}" if self.chain else user
 
     def target(self) -> str:
