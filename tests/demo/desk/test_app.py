@@ -8,14 +8,19 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from deputy.demo.desk import IncidentDesk, create_desk_app, seed_desk
 from deputy.demo.desk.app import MAX_BODY, MAX_LIMIT
 from deputy.demo.desk.seed import SEED_INCIDENTS, SEED_USERS
+from deputy.resource import Introspection, TokenVerifier
 from deputy.resource.asgi import ProtectedResource
-from tests.demo.desk.conftest import Tokens
+from deputy.runtime import Deputy
+from tests.conftest import AGENT, INCIDENTS
+from tests.demo.desk.conftest import Tokens, exchange
+from tests.protocol.support import add_agent
 
 TABLE = "/api/now/table/incident"
 HIDDEN = [i for i in SEED_INCIDENTS if i.category in ("hr", "security")]
@@ -312,3 +317,28 @@ def test_an_unexpected_error_is_a_fixed_500(desk: IncidentDesk, resource: Protec
                                          "detail": "The request could not be completed."}, "status": "failure"}
     assert "10.0.0.7" in caplog.text and tokens.jane not in caplog.text
     assert desk.access_log()[-1].status == 500
+
+
+# -- revocation -------------------------------------------------------------------------------
+
+
+def test_with_introspection_a_revoked_token_is_refused_at_once(issuer: tuple[Deputy, str]) -> None:
+    deputy, base = issuer
+    client_id, secret = add_agent(deputy, "incident-desk-test", {})  # the desk's introspection credential
+    introspecting = ProtectedResource(TokenVerifier(base, INCIDENTS, introspection=Introspection(client_id, secret)))
+    token = exchange(base, AGENT, deputy.admin("test").issue_user_token("jane", "incident-agent"), resource=INCIDENTS)
+    desk = seed_desk()
+    with TestClient(create_desk_app(desk, introspecting)) as watching, \
+            TestClient(create_desk_app(desk, introspecting, introspect=False)) as trusting:
+        assert watching.get(TABLE, headers=bearer(token)).status_code == 200
+        assert httpx.post(f"{base}/revoke", data={"token": token}, auth=AGENT).status_code == 200
+        refused = watching.get(TABLE, headers=bearer(token))
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+        assert desk.access_log()[-1].line() == "(unauthenticated): GET incident → 401 invalid_token"
+        # Without introspection the JWT stays good until it expires: the trade-off, made explicit.
+        assert trusting.get(TABLE, headers=bearer(token)).status_code == 200
+
+
+def test_introspect_true_needs_an_introspection_client(resource: ProtectedResource) -> None:
+    with pytest.raises(ValueError, match="introspection"):
+        create_desk_app(seed_desk(), resource, introspect=True)

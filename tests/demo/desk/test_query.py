@@ -152,7 +152,7 @@ def test_sort_records_by_the_query_then_the_default() -> None:
 
 # -- properties -------------------------------------------------------------------------------
 
-values = st.text(alphabet=st.characters(blacklist_characters="^", blacklist_categories=("Cs",)), max_size=12)
+values = st.text(alphabet=st.characters(exclude_characters="^", exclude_categories=["Cs"]), max_size=12)
 conditions = st.builds(
     Condition,
     st.sampled_from(FIELDS),

@@ -131,9 +131,10 @@ async def _json_body(request: Request) -> Any:
 
 
 class _DeskApp:
-    def __init__(self, desk: IncidentDesk, resource: ProtectedResource) -> None:
+    def __init__(self, desk: IncidentDesk, resource: ProtectedResource, introspect: bool) -> None:
         self.desk = desk
         self.resource = resource
+        self.introspect = introspect
 
     # -- the pipeline every Table API request goes through -------------------------------------
 
@@ -143,7 +144,7 @@ class _DeskApp:
             "path": _printable(request.url.path), "query": _logged_query(request),
         }
         try:
-            principal = await self.resource.authenticate(request, (scope,))
+            principal = await self.resource.authenticate(request, (scope,), introspect=self.introspect)
         except ResourceError as exc:
             self.desk.record(AccessEntry(**entry, status=exc.status_code, error=exc.error or "no token"))
             return self.resource.error_response(exc)
@@ -233,10 +234,19 @@ async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def create_desk_app(desk: IncidentDesk, resource: ProtectedResource) -> Starlette:
+def create_desk_app(desk: IncidentDesk, resource: ProtectedResource, *, introspect: bool | None = None) -> Starlette:
     """The desk as a Starlette app, protected by ``resource`` (whose verifier's audience is the
-    desk's resource identifier, ``https://incidents.example`` in Deputy's development realm)."""
-    api = _DeskApp(desk, resource)
+    desk's resource identifier, ``https://incidents.example`` in Deputy's development realm).
+
+    ``introspect``: ask Deputy on every request whether the token is still active (RFC 7662), so
+    that a revoked token or a suspended agent is refused at once rather than when the token
+    expires. The default is to introspect exactly when the verifier was given ``Introspection``.
+    """
+    if introspect is None:
+        introspect = resource.verifier.introspection is not None
+    elif introspect and resource.verifier.introspection is None:
+        raise ValueError("introspect=True needs a TokenVerifier configured with introspection")
+    api = _DeskApp(desk, resource, introspect)
     return Starlette(
         routes=[
             Route(TABLE, api.incidents, methods=["GET"]),
