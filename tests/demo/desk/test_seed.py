@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from deputy.demo.desk import seed_desk
+from deputy.demo.desk import Caller, parse_query, seed_desk
+from deputy.demo.desk.records import FIELDS
 from deputy.demo.desk.seed import SEED_INCIDENTS, SEED_USERS, sys_id_for
 
 
@@ -48,3 +49,20 @@ def test_someone_works_security() -> None:
 
 def test_each_seed_desk_is_its_own_copy() -> None:
     assert seed_desk() is not seed_desk()
+
+
+def test_what_each_user_sees_as_docs_incident_desk_md_says() -> None:
+    desk = seed_desk()
+    everything = parse_query("", FIELDS)
+
+    def sees(name: str, scopes: frozenset[str] | None) -> int:
+        user = desk.user(name)
+        assert user is not None
+        return desk.search(Caller(user, scopes), everything, limit=100).total
+
+    with_hr = frozenset({"incidents:read", "hr:read"})
+    without = frozenset({"incidents:read"})
+    assert len(desk.incidents()) == 20
+    assert [sees(n, with_hr) for n in ("jane", "bob", "carol", "dave", "erin", "frank")] == [11, 16, 15, 11, 16, 11]
+    assert sees("bob", without) == 11
+    assert sys_id_for("INC0010003") == "6b0718c1f8d3ab26a0e6f7dd2fc04394"
