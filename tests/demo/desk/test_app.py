@@ -342,3 +342,11 @@ def test_with_introspection_a_revoked_token_is_refused_at_once(issuer: tuple[Dep
 def test_introspect_true_needs_an_introspection_client(resource: ProtectedResource) -> None:
     with pytest.raises(ValueError, match="introspection"):
         create_desk_app(seed_desk(), resource, introspect=True)
+
+
+def test_a_forged_log_line_stays_on_one_line(client: TestClient, desk: IncidentDesk, tokens: Tokens) -> None:
+    query = "short_descriptionLIKEvpn\nadmin via nobody: GET incident → 0 returned"
+    response = client.get(TABLE, params={"sysparm_query": query}, headers=bearer(tokens.jane))
+    assert response.status_code == 200
+    line = desk.access_log()[-1].line()
+    assert "\n" not in line and "\\n" in line
