@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from starlette.types import Receive, Scope, Send
 
 from deputy.agent import TokenBroker
-from deputy.demo.agent.brokers import incident_broker
+from deputy.demo.agent.brokers import incident_broker, triage_broker
 from deputy.demo.agent.inbound import ASGIApp, UserTokensOnly
 from deputy.demo.agent.settings import AgentSettings
 from deputy.demo.agent.tools import create_mcp_server
@@ -27,10 +27,11 @@ MCP_PATH = "/mcp"
 
 @dataclass
 class AgentApp:
-    """The ASGI app and the broker whose vault holds the agent's downstream tokens."""
+    """The ASGI app and the brokers whose vaults hold each agent's downstream tokens."""
 
     app: ASGIApp
     broker: TokenBroker
+    triage_broker: TokenBroker
     resource: ProtectedResource
 
 
@@ -45,8 +46,8 @@ def create_agent_app(settings: AgentSettings) -> AgentApp:
     # Stateless: every MCP request carries its own token, so no session outlives its user.
     mcp_app = server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True, json_response=True)
     protected = resource.protect(UserTokensOnly(mcp_app))
-    triage = create_triage_app(settings)
-    return AgentApp(_Paths(protected, triage), broker, resource)
+    triage = triage_broker(settings)
+    return AgentApp(_Paths(protected, create_triage_app(settings, triage)), broker, triage, resource)
 
 
 class _Paths:

@@ -43,8 +43,9 @@ async def ask(mcp_url: str, access_token: str, question: str, brain: Brain, *, t
                 async def call(name: str, arguments: dict[str, Any]) -> ToolCall:
                     result = await session.call_tool(name, arguments)
                     text = " ".join(getattr(c, "text", "") for c in result.content).strip()
-                    if result.is_error:
-                        return ToolCall(name, arguments, error=text or "the tool failed")
+                    if result.is_error:  # the MCP SDK prefixes "Error executing tool <name>: "
+                        said = text.removeprefix(f"Error executing tool {name}: ")
+                        return ToolCall(name, arguments, error=said or "the tool failed")
                     body: Any = result.structured_content
                     if body is None and text:
                         try:

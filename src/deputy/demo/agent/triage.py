@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from deputy.agent import DownstreamAuth
+from deputy.agent import DownstreamAuth, TokenBroker
 from deputy.demo.agent.brokers import DESK, triage_broker
 from deputy.demo.agent.desk_client import DeskClient, DeskError
 from deputy.demo.agent.inbound import ASGIApp, UserTokensOnly, acting_for
@@ -37,15 +37,15 @@ def rank(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(records, key=key)
 
 
-def create_triage_app(settings: AgentSettings, *, verifier: TokenVerifier | None = None) -> ASGIApp:
+def create_triage_app(settings: AgentSettings, broker: TokenBroker | None = None) -> ASGIApp:
     """The triage agent's API (``POST /triage`` with ``{"query": ..., "limit": ...}``), protected:
-    tokens must be for the audience ``triage-agent`` and speak for a user."""
-    verifier = verifier or TokenVerifier(settings.issuer, settings.triage_client_id)
+    tokens must be for the audience ``triage-agent`` and speak for a user. ``broker`` holds its
+    own credentials (default: :func:`~deputy.demo.agent.brokers.triage_broker`)."""
     resource = ProtectedResource(
-        verifier, scopes_supported=["incidents:read"], resource_name="Triage agent",
+        TokenVerifier(settings.issuer, settings.triage_client_id), scopes_supported=["incidents:read"], resource_name="Triage agent",
         metadata_url=f"{settings.public_url}/.well-known/oauth-protected-resource{TRIAGE_PATH}",
     )
-    broker = triage_broker(settings)
+    broker = broker or triage_broker(settings)
     desk = DeskClient(settings.desk_url, DownstreamAuth(broker, DESK), DownstreamAuth(broker, DESK))
 
     async def triage(request: Request) -> JSONResponse:

@@ -14,7 +14,7 @@ from typing import Any
 
 from deputy.demo.agent.brain.base import Answer, CallTool, ToolCall, ToolSpec
 
-__all__ = ["PLANNER_NAME", "Planner", "format_records"]
+__all__ = ["PLANNER_NAME", "Planner", "format_records", "state_name"]
 
 PLANNER_NAME = "deterministic planner (not an LLM)"
 NUMBER = re.compile(r"\bINC\d{4,}\b", re.IGNORECASE)
@@ -46,11 +46,20 @@ def _query(question: str) -> str:
     return "^".join(parts + ["ORDERBYDESCopened_at"])
 
 
+STATES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"}
+
+
+def state_name(value: Any) -> str:
+    """ServiceNow's incident state codes, as people read them."""
+    return STATES.get(str(value), str(value))
+
+
 def format_records(records: Sequence[dict[str, Any]]) -> str:
     if not records:
         return "No incidents."
     return "\n".join(
-        f"{r.get('number', '?')}  P{r.get('priority', '?')}  {r.get('state', '?'):<12} {r.get('short_description', '')}"
+        f"{r.get('number', '?')}  P{r.get('priority', '?')}  {state_name(r.get('state', '?')):<12} "
+        f"{r.get('short_description', '')}"
         for r in records
     )
 
