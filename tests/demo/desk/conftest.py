@@ -17,7 +17,15 @@ from deputy.config import Settings
 from deputy.resource import TokenVerifier
 from deputy.resource.asgi import ProtectedResource
 from deputy.runtime import Deputy
-from tests.conftest import ACCESS_TOKEN_TYPE, ADMIN_TOKEN, AGENT, DEV_REALM, INCIDENTS, TOKEN_EXCHANGE, TRIAGE
+from tests.conftest import (
+    ACCESS_TOKEN_TYPE,
+    ADMIN_TOKEN,
+    AGENT,
+    DEV_REALM,
+    INCIDENTS,
+    TOKEN_EXCHANGE,
+    TRIAGE,
+)
 from tests.e2e.server import free_port, running_server
 
 

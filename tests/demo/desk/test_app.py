@@ -146,7 +146,7 @@ def test_queries_cannot_reach_hidden_records(client: TestClient, tokens: Tokens)
 
 def test_paging_with_offsets_never_reaches_hidden_records(client: TestClient, tokens: Tokens) -> None:
     seen: list[str] = []
-    for offset in range(0, len(SEED_INCIDENTS) + 4):
+    for offset in range(len(SEED_INCIDENTS) + 4):
         page = numbers(client.get(TABLE, params={"sysparm_limit": "1", "sysparm_offset": str(offset)},
                                   headers=bearer(tokens.jane)))
         seen.extend(page)

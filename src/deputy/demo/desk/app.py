@@ -27,7 +27,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from deputy.demo.desk.access_log import AccessEntry, Withheld
-from deputy.demo.desk.errors import BadRequest, DeskError, InvalidQuery, NoRecord, NotADeskUser, error_body
+from deputy.demo.desk.errors import (
+    BadRequest,
+    DeskError,
+    InvalidQuery,
+    NoRecord,
+    NotADeskUser,
+    error_body,
+)
 from deputy.demo.desk.incident_desk import Caller, IncidentDesk
 from deputy.demo.desk.query import QueryError, parse_query
 from deputy.demo.desk.records import FIELDS, Incident
