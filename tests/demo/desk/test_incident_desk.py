@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deputy.clock import FixedClock
 from deputy.demo.desk import Caller, IncidentDesk, seed_desk
+from deputy.demo.desk.acl import read_denial
 from deputy.demo.desk.errors import BadRequest, NoRecord, UpdateRefused
-from deputy.demo.desk.query import EncodedQuery, QueryError, parse_query
+from deputy.demo.desk.query import EncodedQuery, QueryError, matches, parse_query
 from deputy.demo.desk.records import FIELDS, DeskUser, Incident
 from deputy.demo.desk.updates import Update
 
@@ -175,3 +178,32 @@ def test_concurrent_updates_are_not_lost() -> None:
     for thread in threads:
         thread.join()
     assert len(desk.get(jane, incident.sys_id).records[0].work_notes) == 80
+
+
+# Queries built from the seed's own values, so that they hit hidden records often.
+_seed = seed_desk().incidents()
+_conditions = st.tuples(
+    st.sampled_from(["number", "category", "assigned_to", "assignment_group", "short_description", "priority"]),
+    st.sampled_from(["=", "!=", "LIKE", "STARTSWITH"]),
+    st.sampled_from(["me", "hr", "security", "jane", "bob", "1", "2", "INC00100", "complaint", "SOC", "",
+                     *(i.number for i in _seed)]),
+).map(lambda c: "".join(c))
+_queries = st.lists(st.lists(_conditions, min_size=1, max_size=3).map("^OR".join), max_size=3).map("^".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_queries, st.sampled_from(["jane", "bob", "carol", "frank"]), st.booleans(),
+       st.integers(0, 25), st.integers(0, 25))
+def test_no_query_returns_a_record_the_acls_hide(text: str, name: str, hr_scope: bool, limit: int, offset: int) -> None:
+    desk = seed_desk()
+    scopes = HR_READ if hr_scope else READ
+    user = desk.user(name)
+    assert user is not None
+    query = q(text)
+    page = desk.search(Caller(user, scopes), query, limit=limit, offset=offset)
+    readable = [i for i in desk.incidents() if read_denial(user, i, scopes) is None]
+    expected = [i for i in readable if matches(query, i.as_record(), name)]
+    hidden = [i for i in desk.incidents() if i not in readable and matches(query, i.as_record(), name)]
+    assert page.total == len(expected)
+    assert list(page.records) == expected[offset : offset + limit]  # by number: the queries have no ORDERBY
+    assert [w.number for w in page.withheld] == [i.number for i in hidden]
