@@ -84,7 +84,7 @@ class Narrator:
     def audit(self, events: Iterable[Mapping[str, Any]]) -> None:
         table = Table(header_style="bold", pad_edge=False, box=None)
         for column in ("#", "event", "user", "client / chain", "audience", "scope or reason"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column in ("#", "event", "audience"), overflow="fold")
         for e in events:
             ok = e.get("outcome") == "success"
             detail = " ".join(e.get("scope_granted") or ()) if ok else f"[red]{e.get('reason') or ''}[/red]"

@@ -25,6 +25,7 @@ from deputy.runtime import Deputy
 
 __all__ = ["DEMO_REALM", "DESK_CLIENT", "PASSWORDS", "REDIRECT_URI", "DemoStack", "IntrospectingResource"]
 
+REALM_LOADER = "deputy-demo"  # the admin name on the realm-loading audit events
 DEMO_REALM = Path(__file__).resolve().parent / "demo_realm.toml"
 DESK_CLIENT = ("incident-desk", "incident-desk-dev-secret")
 PASSWORDS = {"jane": "jane-dev-password", "bob": "bob-dev-password", "carol": "carol-dev-password"}
@@ -74,7 +75,7 @@ class DemoStack:
         deputy_server, desk_server, agent_server = servers
         deputy = Deputy.open(Settings(issuer=deputy_server.url, home=home, admin_token=admin_token))
         try:
-            load_realm(deputy.admin("deputy-demo"), read_realm_file(DEMO_REALM))
+            load_realm(deputy.admin(REALM_LOADER), read_realm_file(DEMO_REALM))
             deputy_server.start(create_app(deputy, admin_token))
             desk = seed_desk()
             verifier = TokenVerifier(deputy_server.url, DESK_RESOURCE, introspection=Introspection(*DESK_CLIENT))

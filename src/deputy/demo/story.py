@@ -29,7 +29,7 @@ from deputy.demo.agent.brokers import DESK
 from deputy.demo.agent.host import ask
 from deputy.demo.narration import Narrator, jwt_claims
 from deputy.demo.signin import sign_in
-from deputy.demo.stack import AGENT_CLIENT, PASSWORDS, REDIRECT_URI, DemoStack
+from deputy.demo.stack import AGENT_CLIENT, PASSWORDS, REALM_LOADER, REDIRECT_URI, DemoStack
 from deputy.demo.try_it import print_try_it
 
 __all__ = ["QUESTION", "DemoOptions", "run_demo"]
@@ -142,8 +142,7 @@ class Story:
     def audit_trail(self) -> None:
         self.n.title("Deputy's audit trail of the run (hash-chained)")
         events = self._admin("GET", "/admin/audit", params={"order": "asc", "limit": "1000"})
-        shown = [e for e in events if str(e.get("type", "")).startswith(("token.", "agent."))
-                 and e.get("admin") != "deputy-demo"]
+        shown = [e for e in events if e.get("admin") != REALM_LOADER]  # the run, not the realm's setup
         self.n.audit(shown)
         verified = self._admin("GET", "/admin/audit/verify")
         self.n.say(f"  {verified['records']} records, chain {'intact' if verified['intact'] else 'BROKEN'}.")
