@@ -125,3 +125,21 @@ def test_keep_running_serves_until_told_to_stop(tmp_path: Path, monkeypatch: pyt
     assert len(seen["threads"]) == 3  # type: ignore[arg-type]
     assert all(refused(url) for url in seen["urls"])  # type: ignore[attr-defined]
     assert demo_threads() == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_brain_fails_the_demo_clearly_and_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    result = CliRunner().invoke(app, ["demo", "--llm-url", closed, "--llm-model", "m"], env={"COLUMNS": "220"})
+    assert result.exit_code == 1, result.output
+    assert f"brain: LLM m at {closed}" in result.output or f"LLM m at {closed}" in result.output
+    assert f"The demo failed: The LLM endpoint {closed} could not be reached (ConnectError)." in result.output
+    assert "Traceback" not in result.output
+    assert demo_threads() == [] and list(tmp_path.iterdir()) == []
+
+
+def test_llm_options_come_together() -> None:
+    result = CliRunner().invoke(app, ["demo", "--llm-model", "m"])
+    assert result.exit_code == 2 and "give both --llm-url and --llm-model" in result.output

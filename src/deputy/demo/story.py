@@ -24,19 +24,23 @@ import httpx
 from rich.console import Console
 
 from deputy.agent import UserToken
-from deputy.demo.agent.brain import Answer, Brain, Planner
+from deputy.demo.agent.brain import Answer, Brain, BrainError, Planner
 from deputy.demo.agent.brokers import DESK
-from deputy.demo.agent.host import ask
+from deputy.demo.agent.host import AgentRefused, ask
 from deputy.demo.narration import Narrator, jwt_claims
-from deputy.demo.signin import sign_in
+from deputy.demo.signin import SignInFailed, sign_in
 from deputy.demo.stack import AGENT_CLIENT, PASSWORDS, REALM_LOADER, REDIRECT_URI, DemoStack
 from deputy.demo.try_it import print_try_it
 
-__all__ = ["QUESTION", "DemoOptions", "run_demo"]
+__all__ = ["QUESTION", "DemoOptions", "StoryFailed", "run_demo"]
 
 QUESTION = "Show me 5 incidents assigned to me"
 TRIAGE_QUESTION = "Triage my incidents"
 CLAIMS = ("iss", "sub", "act", "aud", "client_id", "scope", "exp", "jti")
+
+
+class StoryFailed(Exception):
+    """A step of the story did not happen as it should; ``str()`` says which."""
 
 
 @dataclass
@@ -55,7 +59,11 @@ def run_demo(options: DemoOptions) -> int:
     try:
         stack = DemoStack.start(workdir / "home")
         try:
-            Story(stack, options.brain, Narrator(options.console)).play()
+            try:
+                Story(stack, options.brain, Narrator(options.console)).play()
+            except (StoryFailed, SignInFailed, AgentRefused, BrainError) as exc:
+                options.console.print(f"[bold red]The demo failed:[/bold red] {exc}", highlight=False)
+                return 1
             options.console.print(f"\n[bold green]The story took {time.monotonic() - started:.1f} s.[/bold green]")
             if options.keep_running:
                 _reactivate(stack)
@@ -131,7 +139,7 @@ class Story:
                    f"{response['revoked_tokens']} live token(s) it acted in.")
         answer = self.ask("jane", QUESTION)
         if not any(call.error for call in answer.calls):
-            raise RuntimeError("the suspended agent was not refused")
+            raise StoryFailed("the suspended agent was not refused")
         self.n.logged(self.stack.desk.access_log()[-1])
         refusals = self._admin("GET", "/admin/audit", params={"type": "token.refused", "agent": "incident-agent"})
         if refusals:
@@ -169,7 +177,7 @@ class Story:
     def _last_entry(self, username: str) -> Any:
         entries = [e for e in self.stack.desk.access_log() if e.user == username]
         if not entries:
-            raise RuntimeError(f"the desk logged no request for {username}")
+            raise StoryFailed(f"the desk logged no request for {username}")
         return entries[-1]
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:

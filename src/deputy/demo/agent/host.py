@@ -33,6 +33,18 @@ async def ask(mcp_url: str, access_token: str, question: str, brain: Brain, *, t
     """Ask the agent at ``mcp_url`` a question as the holder of ``access_token``."""
     headers = {"Authorization": f"Bearer {access_token}"}
     await _check_admitted(mcp_url, headers, timeout)
+    try:
+        return await _session(mcp_url, headers, question, brain, timeout)
+    except BaseExceptionGroup as group:  # the MCP client's task groups wrap what the brain raised
+        raise _first(group) from None
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaf = group.exceptions[0]
+    return _first(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
+
+
+async def _session(mcp_url: str, headers: dict[str, str], question: str, brain: Brain, timeout: float) -> Answer:
     async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
         async with streamable_http_client(mcp_url, http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
