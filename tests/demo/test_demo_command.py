@@ -32,7 +32,7 @@ def expected(user: str, scopes: set[str]) -> tuple[list[str], list[str]]:
 
 
 def section(output: str, title: str) -> str:
-    match = re.search(rf"\d+\. {title}.*?(?=\n\d+\. |\Z)", output, re.S)
+    match = re.search(rf"\d+\. {title}.*?(?=\n\d+\. |\Z)", output, re.DOTALL)
     assert match, f"no section {title!r} in:\n{output}"
     return match.group(0)
 
@@ -58,24 +58,24 @@ def test_deputy_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: 
     jane = section(out, "Jane signs in")
     assert "authorization code + PKCE" in jane and "aud=incident-agent" in jane
     assert "deterministic planner (not an LLM)" in jane
-    assert re.findall(r"^(INC\d+) ", jane, re.M) == jane_sees
+    assert re.findall(r"^(INC\d+) ", jane, re.MULTILINE) == jane_sees
     assert "hidden from Jane (2, counted from the desk's log" in jane
-    assert [n for n in re.findall(r"^\s+(INC\d+)\s", jane, re.M) if n not in jane_sees] == jane_hidden
+    assert [n for n in re.findall(r"^\s+(INC\d+)\s", jane, re.MULTILINE) if n not in jane_sees] == jane_hidden
     assert "Employee complaint" in jane and "SOC alert" in jane
 
     bob_sees, bob_hidden = expected("bob", {"incidents:read", "hr:read"})
     bob = section(out, "Bob signs in")
-    assert re.findall(r"^(INC\d+) ", bob, re.M) == bob_sees and set(bob_sees) != set(jane_sees)
+    assert re.findall(r"^(INC\d+) ", bob, re.MULTILINE) == bob_sees and set(bob_sees) != set(jane_sees)
     assert f"hidden from Bob ({len(bob_hidden)}," in bob and all(n in bob for n in bob_hidden)
 
     token = section(out, "What reached the desk")
-    assert re.search(r"^sub\s+jane\s*$", token, re.M) and re.search(r'^act\s+\{"sub": "incident-agent"', token, re.M)
-    assert re.search(r"^aud\s+https://incidents.example\s*$", token, re.M)
-    assert re.search(r"^scope\s+incidents:read\s*$", token, re.M)  # not hr:read: Jane is in "it"
+    assert re.search(r"^sub\s+jane\s*$", token, re.MULTILINE) and re.search(r'^act\s+\{"sub": "incident-agent"', token, re.MULTILINE)
+    assert re.search(r"^aud\s+https://incidents.example\s*$", token, re.MULTILINE)
+    assert re.search(r"^scope\s+incidents:read\s*$", token, re.MULTILINE)  # not hr:read: Jane is in "it"
 
     nested = section(out, "A second agent")
     assert "jane via triage-agent ← incident-agent: GET incident" in nested
-    assert re.search(r'^act\s+\{"sub": "triage-agent".*"act": \{"sub": "incident-agent"', nested, re.M)
+    assert re.search(r'^act\s+\{"sub": "triage-agent".*"act": \{"sub": "incident-agent"', nested, re.MULTILINE)
 
     suspended = section(out, "The agent is suspended")
     assert "incident-agent → suspended" in suspended

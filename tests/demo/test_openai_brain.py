@@ -98,7 +98,7 @@ def test_an_endpoint_failure_is_a_clear_error(llm: tuple[FakeLLM, str]) -> None:
 
 
 def test_the_rounds_are_bounded(llm: tuple[FakeLLM, str]) -> None:
-    fake, url = llm
+    _, url = llm
     brain = OpenAICompatible(url, "m", max_rounds=1)
     calls: list[str] = []
 

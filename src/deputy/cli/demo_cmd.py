@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -15,8 +14,8 @@ __all__ = ["demo"]
 
 def demo(
     keep_running: bool = typer.Option(False, "--keep-running", help="Keep the servers up after the story (Ctrl-C stops them)."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="An OpenAI-compatible API base, e.g. http://127.0.0.1:11434/v1 (default: the deterministic planner)."),
-    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="The model name at --llm-url."),
+    llm_url: str | None = typer.Option(None, "--llm-url", help="An OpenAI-compatible API base, e.g. http://127.0.0.1:11434/v1 (default: the deterministic planner)."),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="The model name at --llm-url."),
     llm_key_env: str = typer.Option("OPENAI_API_KEY", "--llm-key-env", help="The environment variable holding the LLM API key (optional)."),
 ) -> None:
     """Play the story: Deputy, the incident desk and an MCP agent on 127.0.0.1; Jane and Bob ask the same question."""

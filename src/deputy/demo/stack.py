@@ -9,7 +9,6 @@ Deputy, the desk (which verifies tokens with Deputy's keys and introspects them 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +18,11 @@ from deputy.demo.agent import DESK_RESOURCE, AgentApp, AgentSettings, create_age
 from deputy.demo.desk import IncidentDesk, create_desk_app, seed_desk
 from deputy.demo.servers import ServerThread, bind_loopback
 from deputy.http import create_app
-from deputy.resource import Introspection, Principal, TokenVerifier
-from deputy.resource.asgi import Connection, ProtectedResource
+from deputy.resource import Introspection, TokenVerifier
+from deputy.resource.asgi import ProtectedResource
 from deputy.runtime import Deputy
 
-__all__ = ["DEMO_REALM", "DESK_CLIENT", "PASSWORDS", "REDIRECT_URI", "DemoStack", "IntrospectingResource"]
+__all__ = ["DEMO_REALM", "DESK_CLIENT", "PASSWORDS", "REDIRECT_URI", "DemoStack"]
 
 REALM_LOADER = "deputy-demo"  # the admin name on the realm-loading audit events
 DEMO_REALM = Path(__file__).resolve().parent / "demo_realm.toml"
@@ -31,15 +30,6 @@ DESK_CLIENT = ("incident-desk", "incident-desk-dev-secret")
 PASSWORDS = {"jane": "jane-dev-password", "bob": "bob-dev-password", "carol": "carol-dev-password"}
 AGENT_CLIENT = ("incident-agent", "incident-agent-dev-secret")
 REDIRECT_URI = "http://127.0.0.1:8400/callback"  # registered for incident-agent; never served
-
-
-class IntrospectingResource(ProtectedResource):
-    """The desk as the demo deploys it: every call is checked with Deputy (RFC 7662), so a token
-    revoked at Deputy - directly, by cascade, or because its agent was suspended - stops at once
-    instead of living out its five minutes."""
-
-    async def authenticate(self, conn: Connection, scopes: Iterable[str] = (), *, introspect: bool = False) -> Principal:
-        return await super().authenticate(conn, scopes, introspect=True)
 
 
 @dataclass
@@ -79,9 +69,9 @@ class DemoStack:
             deputy_server.start(create_app(deputy, admin_token))
             desk = seed_desk()
             verifier = TokenVerifier(deputy_server.url, DESK_RESOURCE, introspection=Introspection(*DESK_CLIENT))
-            resource = IntrospectingResource(verifier, scopes_supported=["incidents:read", "incidents:write", "hr:read"],
+            resource = ProtectedResource(verifier, scopes_supported=["incidents:read", "incidents:write", "hr:read"],
                                          resource_name="Incident desk")
-            desk_server.start(create_desk_app(desk, resource))
+            desk_server.start(create_desk_app(desk, resource, introspect=True))  # revocation bites at once
             settings = AgentSettings(issuer=deputy_server.url, desk_url=desk_server.url, public_url=agent_server.url)
             agent = create_agent_app(settings)
             agent_server.start(agent.app)

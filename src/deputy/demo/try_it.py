@@ -26,13 +26,13 @@ def print_try_it(console: Console, stack: DemoStack) -> None:
     console.print("incident-agent is active again. Try, from another terminal:", highlight=False)
     lines = [
         "# Jane's token for the agent (the admin API's stand-in for sign-in)",
-        f"TOKEN=$(curl -s {admin} -H 'Content-Type: application/json' -d '{{\"client_id\": \"incident-agent\"}}' "
-        f"{stack.issuer}/admin/users/jane/tokens | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        (f"TOKEN=$(curl -s {admin} -H 'Content-Type: application/json' -d '{{\"client_id\": \"incident-agent\"}}' "
+         f"{stack.issuer}/admin/users/jane/tokens | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"),
         "# call the agent's query tool over MCP (JSON-RPC, stateless streamable HTTP)",
-        f"curl -s {stack.mcp_url} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
-        "-H 'Accept: application/json, text/event-stream' -d '{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
-        "\"tools/call\", \"params\": {\"name\": \"query_incidents\", \"arguments\": {\"query\": \"assigned_to=me\", "
-        "\"limit\": 5}}}'",
+        (f"curl -s {stack.mcp_url} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+         "-H 'Accept: application/json, text/event-stream' -d '{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
+         "\"tools/call\", \"params\": {\"name\": \"query_incidents\", \"arguments\": {\"query\": \"assigned_to=me\", "
+         "\"limit\": 5}}}'"),
         "# the same token straight at the desk is refused: it is for the agent, not for the desk",
         f"curl -si {stack.desk_url}/api/now/table/incident -H \"Authorization: Bearer $TOKEN\" | head -1",
         "# what Deputy recorded",

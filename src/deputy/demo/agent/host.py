@@ -45,28 +45,30 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def _session(mcp_url: str, headers: dict[str, str], question: str, brain: Brain, timeout: float) -> Answer:
-    async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
-        async with streamable_http_client(mcp_url, http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                listed = await session.list_tools()
-                tools = [ToolSpec(t.name, t.description or "", dict(t.input_schema)) for t in listed.tools]
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+        streamable_http_client(mcp_url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        listed = await session.list_tools()
+        tools = [ToolSpec(t.name, t.description or "", dict(t.input_schema)) for t in listed.tools]
 
-                async def call(name: str, arguments: dict[str, Any]) -> ToolCall:
-                    result = await session.call_tool(name, arguments)
-                    text = " ".join(getattr(c, "text", "") for c in result.content).strip()
-                    if result.is_error:  # the MCP SDK prefixes "Error executing tool <name>: "
-                        said = text.removeprefix(f"Error executing tool {name}: ")
-                        return ToolCall(name, arguments, error=said or "the tool failed")
-                    body: Any = result.structured_content
-                    if body is None and text:
-                        try:
-                            body = json.loads(text)
-                        except ValueError:
-                            body = text
-                    return ToolCall(name, arguments, result=body)
+        async def call(name: str, arguments: dict[str, Any]) -> ToolCall:
+            result = await session.call_tool(name, arguments)
+            text = " ".join(getattr(c, "text", "") for c in result.content).strip()
+            if result.is_error:  # the MCP SDK prefixes "Error executing tool <name>: "
+                said = text.removeprefix(f"Error executing tool {name}: ")
+                return ToolCall(name, arguments, error=said or "the tool failed")
+            body: Any = result.structured_content
+            if body is None and text:
+                try:
+                    body = json.loads(text)
+                except ValueError:
+                    body = text
+            return ToolCall(name, arguments, result=body)
 
-                return await brain.answer(question, tools, call)
+        return await brain.answer(question, tools, call)
 
 
 async def _check_admitted(mcp_url: str, headers: dict[str, str], timeout: float) -> None:

@@ -67,7 +67,7 @@ def acting_for(state: Any) -> Iterator[UserToken]:
     """
     held = state.get(STATE_KEY) if isinstance(state, dict) else getattr(state, STATE_KEY, None)
     if not isinstance(held, UserToken):
-        raise LookupError("this request carries no verified user token")
+        raise LookupError("this request carries no verified user token")  # noqa: TRY004 - missing, not mistyped
     with user_token(held) as current:
         yield current
 
