@@ -1,8 +1,8 @@
 """The agent's front door, after :class:`deputy.resource.asgi.ProtectedResource` verified the token.
 
 Only a *user's* token may come in: the agent acts for people. A token with no user behind it —
-a client-credentials token, whose ``sub`` is the client itself (RFC 9068 §2.2) — is refused with
-403, whatever it is for. The verified token is then kept in the request's state, so that a tool
+a client-credentials token, whose ``sub`` is the client itself (RFC 9068 §2.2), or one whose
+``sub_profile`` names another kind of subject — is refused with 403, whatever it is for. The verified token is then kept in the request's state, so that a tool
 can make it the current user token (:func:`acting_for`) while it asks Deputy for downstream tokens;
 it is never sent anywhere but to Deputy's token endpoint as the ``subject_token``.
 """
@@ -33,8 +33,12 @@ USER_REQUIRED = {
 
 
 def is_user_principal(principal: Principal) -> bool:
-    """Whether the token speaks for a user (its ``sub`` is not the client that asked for it)."""
-    return principal.user != principal.client_id or principal.is_delegated
+    """Whether the token speaks for a user: its ``sub`` is not the client that asked for it (RFC
+    9068 §2.2: without a resource owner, ``sub`` names the client), and it does not say that its
+    subject is anything but a user (``sub_profile``, which Deputy sets to ``user`` on users' tokens)."""
+    if principal.user == principal.client_id:
+        return False
+    return principal.claims.get("sub_profile") in (None, "user")
 
 
 class UserTokensOnly:
