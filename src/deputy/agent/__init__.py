@@ -26,6 +26,7 @@ from deputy.agent.errors import (
     AgentError,
     AuthorizationRequired,
     ConfigurationError,
+    DownstreamRefused,
     NoUserToken,
     TokenRequestFailed,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "CredentialProvider",
     "CrossAppAccess",
     "DownstreamAuth",
+    "DownstreamRefused",
     "Flow",
     "InboundAuthorizer",
     "NoUserToken",
