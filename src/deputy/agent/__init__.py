@@ -38,9 +38,10 @@ from deputy.agent.flows import (
     TokenExchange,
 )
 from deputy.agent.provider import CredentialProvider, Flow
+from deputy.agent.redis_store import RedisVaultStore
 from deputy.agent.store import SQLiteVaultStore, VaultStore, new_vault_key
 from deputy.agent.token import Token, UserToken
-from deputy.agent.user_federation import UserFederation
+from deputy.agent.user_federation import MemoryRefreshTokens, RefreshTokenStore, UserFederation
 from deputy.agent.vault import TokenVault, VaultKey
 
 __all__ = [
@@ -57,9 +58,12 @@ __all__ = [
     "DownstreamRefused",
     "Flow",
     "InboundAuthorizer",
+    "MemoryRefreshTokens",
     "NoUserToken",
     "OnBehalfOf",
     "PrivateKeyJWT",
+    "RedisVaultStore",
+    "RefreshTokenStore",
     "SQLiteVaultStore",
     "Token",
     "TokenBroker",
