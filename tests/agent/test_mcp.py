@@ -17,10 +17,10 @@ import pytest
 
 pytest.importorskip("mcp", reason="the MCP integration needs the `mcp` package (extra `demo`)")
 
-import httpx2  # noqa: E402 - after the skip: mcp brings httpx2
-from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
+import httpx2
+from mcp.server.mcpserver import Context, MCPServer
 
-from deputy.agent import (  # noqa: E402
+from deputy.agent import (
     ClientSecret,
     CredentialProvider,
     DownstreamRefused,
@@ -30,15 +30,15 @@ from deputy.agent import (  # noqa: E402
     TokenRequestFailed,
     user_token,
 )
-from deputy.agent.mcp import MCPAuth, mcp_session  # noqa: E402
-from deputy.resource import Introspection, TokenVerifier  # noqa: E402
-from deputy.resource.asgi import ASGIApp, ProtectedResource, Receive, Scope, Send, principal_of  # noqa: E402
-from deputy.runtime import Deputy  # noqa: E402
-from tests.agent.support import issued  # noqa: E402
-from tests.conftest import AGENT, INCIDENTS  # noqa: E402
-from tests.e2e.asgi_server import serving  # noqa: E402
-from tests.e2e.server import free_port  # noqa: E402
-from tests.protocol.support import add_agent  # noqa: E402
+from deputy.agent.mcp import MCPAuth, mcp_session
+from deputy.resource import Introspection, TokenVerifier
+from deputy.resource.asgi import ASGIApp, ProtectedResource, Receive, Scope, Send, principal_of
+from deputy.runtime import Deputy
+from tests.agent.support import issued
+from tests.conftest import AGENT, INCIDENTS
+from tests.e2e.asgi_server import serving
+from tests.e2e.server import free_port
+from tests.protocol.support import add_agent
 
 
 def incident_mcp(resource: ProtectedResource) -> ASGIApp:

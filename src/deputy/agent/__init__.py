@@ -22,6 +22,7 @@ from deputy.agent.config import (
 )
 from deputy.agent.context import current_user_token, user_token
 from deputy.agent.decorator import default_broker, requires_access_token, set_default_broker
+from deputy.agent.entra import EntraTokenVerifier
 from deputy.agent.errors import (
     AgentError,
     AuthorizationRequired,
@@ -56,6 +57,7 @@ __all__ = [
     "CrossAppAccess",
     "DownstreamAuth",
     "DownstreamRefused",
+    "EntraTokenVerifier",
     "Flow",
     "InboundAuthorizer",
     "MemoryRefreshTokens",

@@ -128,16 +128,18 @@ async def mcp_session(
     await broker.aget_token(provider, wanted, user_token=user)  # a refused exchange fails here, clearly
     auth = MCPAuth(broker, provider, wanted, user_token=user)
     refused: DownstreamRefused | None = None
-    async with httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(timeout, read=sse_read_timeout)) as client:
-        async with streamable_http_client(url, http_client=client) as (read, write):
-            async with ClientSession(read, write, **session_options) as session:
-                try:
-                    await session.initialize()
-                except MCPError:
-                    if auth.refusal is None:
-                        raise
-                    refused = auth.refusal
-                else:
-                    yield session
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(timeout, read=sse_read_timeout)) as client,
+        streamable_http_client(url, http_client=client) as (read, write),
+        ClientSession(read, write, **session_options) as session,
+    ):
+        try:
+            await session.initialize()
+        except MCPError:
+            if auth.refusal is None:
+                raise
+            refused = auth.refusal
+        else:
+            yield session
     if refused is not None:  # raised out here: the transport's task group would wrap it
         raise refused
