@@ -44,3 +44,16 @@ def redis_prefix() -> Iterator[str]:
         for found in client.scan_iter(match=name + "*"):
             client.delete(found)
         client.close()
+
+
+def with_healthz(app: Any) -> Any:
+    """``app`` with ``GET /healthz`` answered (what tests.e2e.asgi_server.serving() waits for)."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        await app(scope, receive, send)
+
+    return wrapped

@@ -32,9 +32,9 @@ from deputy.agent import (
 )
 from deputy.agent.mcp import MCPAuth, mcp_session
 from deputy.resource import Introspection, TokenVerifier
-from deputy.resource.asgi import ASGIApp, ProtectedResource, Receive, Scope, Send, principal_of
+from deputy.resource.asgi import ASGIApp, ProtectedResource, principal_of
 from deputy.runtime import Deputy
-from tests.agent.support import issued
+from tests.agent.support import issued, with_healthz
 from tests.conftest import AGENT, INCIDENTS
 from tests.e2e.asgi_server import serving
 from tests.e2e.server import free_port
@@ -52,16 +52,7 @@ def incident_mcp(resource: ProtectedResource) -> ASGIApp:
         return {"sub": principal.user, "act": list(principal.chain), "client_id": principal.client_id,
                 "scopes": sorted(principal.scopes), "jti": principal.token_id}
 
-    protected = resource.protect(server.streamable_http_app(), "incidents:read", introspect=True)
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/healthz":  # for serving()'s readiness probe
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b"ok"})
-            return
-        await protected(scope, receive, send)
-
-    return app
+    return with_healthz(resource.protect(server.streamable_http_app(), "incidents:read", introspect=True))
 
 
 @pytest.fixture
