@@ -4,8 +4,12 @@ Configure a :class:`CredentialProvider` per downstream API (RFC 8693 token excha
 on-behalf-of, Okta cross-app access, client credentials, user federation), put them in a :class:`TokenBroker`
 (with its :class:`TokenVault`), and let tools ask with ``@requires_access_token`` or an
 ``httpx`` client using :class:`DownstreamAuth`. :class:`InboundAuthorizer` verifies the user's
-token on the way in and makes it the current user token for that request only. Depends only on
-httpx, joserfc and cryptography.
+token on the way in (RFC 9068 tokens; Entra v2 tokens with ``InboundAuthorizer.for_entra``) and
+makes it the current user token for that request only. A vault shared by agent processes keeps
+tokens sealed in SQLite (:class:`SQLiteVaultStore`) or Redis (:class:`RedisVaultStore`, needs
+``redis``), user federation's refresh tokens included. ``deputy.agent.mcp`` (needs ``mcp``, and
+is imported only on purpose) lets an MCP client session call a protected MCP server as the user.
+Depends only on httpx, joserfc and cryptography.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Keyed by :class:`VaultKey` (the user's identity, the provider, the audience/reso
 scopes). Single-flight: when N callers miss the same key at once, one of them runs the exchange
 and the others wait for its result, both for threads (:meth:`TokenVault.get`) and for asyncio
 tasks (:meth:`TokenVault.aget`). Bounded: least recently used entries go first. With a
-``store`` (:class:`~deputy.agent.store.SQLiteVaultStore`) tokens are also written, encrypted,
-where other agent processes find them. Keys hold no
+``store`` (:class:`~deputy.agent.store.SQLiteVaultStore`,
+:class:`~deputy.agent.redis_store.RedisVaultStore`) tokens are also written, encrypted, where
+other agent processes find them. Keys hold no
 token, only the user's identity, so the vault's contents are safe to list and log.
 """
 
