@@ -2,8 +2,9 @@
 
 Reports, per call: a vault hit (TokenVault.get), a hit through ``@requires_access_token`` (the
 broker resolving the provider, the user and the key), a hit through ``aget_token``, and a hit
-in the shared SQLite store (memory empty, token decrypted from disk). No network: the token
-endpoint is an ``httpx.MockTransport`` that is called once.
+in the shared SQLite store and in the shared Redis store (memory empty, token decrypted), when
+Redis answers on 127.0.0.1:6379. No network beyond that: the token endpoint is an
+``httpx.MockTransport`` that is called once.
 
     .venv/bin/python benchmarks/agent_vault.py [--calls 100000]
 """
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import httpx
 from deputy.agent import (
     ClientSecret,
     CredentialProvider,
+    RedisVaultStore,
     SQLiteVaultStore,
     Token,
     TokenBroker,
@@ -32,6 +35,8 @@ from deputy.agent import (
     requires_access_token,
     user_token,
 )
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def per_call(label: str, calls: int, run: Callable[[], object]) -> None:
@@ -87,6 +92,22 @@ def main() -> None:
 
         per_call("TokenVault.get (SQLite store hit, decrypted)", max(calls // 20, 100), from_store)
         store.close()
+
+    try:
+        redis_store = RedisVaultStore(REDIS_URL, key=new_vault_key(), prefix=f"deputy-bench:{uuid.uuid4().hex}:")
+        redis_store.save(key, token)
+    except Exception as exc:  # noqa: BLE001 - any failure to reach Redis: skip that line, say why
+        print(f"{'TokenVault.get (Redis store hit, decrypted)':<45} skipped: {exc.__class__.__name__}: {exc}")
+        return
+    in_redis = TokenVault(store=redis_store)
+
+    def from_redis() -> object:
+        in_redis.clear()
+        return in_redis.get(key, lambda: token)
+
+    per_call("TokenVault.get (Redis store hit, decrypted)", max(calls // 20, 100), from_redis)
+    redis_store.delete(key)
+    redis_store.close()
 
 
 if __name__ == "__main__":

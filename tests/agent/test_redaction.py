@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,26 @@ def test_errors_hold_no_token(caplog: pytest.LogCaptureFixture) -> None:
     text = str(failed.value) + repr(failed.value) + caplog.text
     assert "inbound-jane-token" not in text and "agent-secret" not in text
     assert "invalid_request: bad subject" in str(failed.value)
+
+
+def test_stores_and_verifiers_show_no_secret(tmp_path: Path) -> None:
+    from deputy.agent import (
+        EntraTokenVerifier,
+        MemoryRefreshTokens,
+        RedisVaultStore,
+        SQLiteVaultStore,
+        new_vault_key,
+    )
+
+    redis = pytest.importorskip("redis", reason="RedisVaultStore needs the redis package (extra `redis`)")
+    secret = new_vault_key()
+    memory = MemoryRefreshTokens()
+    memory.save_refresh_token(("https://idp.example", "jane"), "gh", ("repo",), "jane-refresh-secret")
+    texts = [
+        repr(SQLiteVaultStore(tmp_path / "v.db", key=secret)),
+        repr(RedisVaultStore(redis.Redis(host="127.0.0.1"), key=secret)),  # no command is sent
+        repr(memory),
+        repr(EntraTokenVerifier("72f988bf-86f1-41af-91ab-2d7cd011db47", "api://agent")),
+    ]
+    for text in texts:
+        assert secret not in text and "jane-refresh-secret" not in text and "jane" not in text

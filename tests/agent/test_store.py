@@ -147,3 +147,35 @@ def test_a_failed_leaseholder_hands_over(tmp_path: Path) -> None:
     token = second.get(key("jane"), lambda: Token(value="mine", token_type="Bearer", expires_at=int(time.time()) + 60))
     thread.join(5)
     assert token.value == "mine"
+
+
+def test_a_token_stored_just_before_the_claim_is_used() -> None:
+    """The race: this process looks (nothing), the other process stores its token and releases
+    its lease, this process claims the lease. It must look again, not exchange a second time."""
+
+    class Racing:
+        def __init__(self) -> None:
+            self.token: Token | None = None
+            self.released = 0
+
+        def load(self, key: VaultKey) -> Token | None:
+            return self.token
+
+        def save(self, key: VaultKey, token: Token) -> None:  # pragma: no cover - never exchanges
+            self.token = token
+
+        def delete(self, key: VaultKey, fingerprint: str | None = None) -> None:  # pragma: no cover
+            self.token = None
+
+        def claim(self, key: VaultKey, seconds: int) -> bool:
+            # The other process finished between our look and this claim.
+            self.token = Token(value="theirs", token_type="Bearer", expires_at=int(time.time()) + 300)
+            return True
+
+        def release(self, key: VaultKey) -> None:
+            self.released += 1
+
+    store = Racing()
+    vault = TokenVault(store=store)
+    token = vault.get(key("jane"), lambda: pytest.fail("exchanged although the other process's token was there"))
+    assert token.value == "theirs" and store.released == 1

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from typing import Any
 
 from deputy.agent.context import _CURRENT
+from deputy.agent.entra import ENTRA_AUTHORITY, EntraTokenVerifier
 from deputy.agent.token import UserToken
 from deputy.resource.challenge import challenges, error_body
 from deputy.resource.credentials import read_credentials
@@ -78,6 +79,30 @@ class InboundAuthorizer:
         """AgentCore's ``customJWTAuthorizer`` in one call: the issuer (keys by its discovery
         document, or ``discovery_url``), the allowed audiences, clients and scopes."""
         verifiers = [TokenVerifier(issuer, audience, discovery_url=discovery_url) for audience in audiences]
+        return cls(app, verifiers, allowed_clients=allowed_clients, scopes=scopes, public_paths=public_paths,
+                   resource_metadata=resource_metadata)
+
+    @classmethod
+    def for_entra(
+        cls,
+        app: ASGIApp,
+        tenant_id: str,
+        audiences: Iterable[str],
+        *,
+        allowed_clients: Iterable[str] = (),
+        scopes: Iterable[str] = (),
+        public_paths: Iterable[str] = (),
+        resource_metadata: str | None = None,
+        accept_app_tokens: bool = False,
+        authority: str = ENTRA_AUTHORITY,
+        **verifier_options: Any,
+    ) -> InboundAuthorizer:
+        """Entra ID v2 access tokens (``typ: JWT``) of one tenant, for this app's client id and/or
+        App ID URI (``audiences``); ``allowed_clients`` are matched against ``azp``, ``scopes``
+        against ``scp``. What is accepted, and why an ID token is not: :mod:`deputy.agent.entra`.
+        The default constructors accept RFC 9068 tokens (``at+jwt``) only."""
+        verifiers = [EntraTokenVerifier(tenant_id, audience, authority=authority, accept_app_tokens=accept_app_tokens,
+                                        **verifier_options) for audience in audiences]
         return cls(app, verifiers, allowed_clients=allowed_clients, scopes=scopes, public_paths=public_paths,
                    resource_metadata=resource_metadata)
 

@@ -15,15 +15,29 @@ import httpx
 from deputy.agent.broker import TokenBroker
 from deputy.agent.token import Token, UserToken
 
-__all__ = ["DownstreamAuth"]
+__all__ = ["DownstreamAuth", "read_challenge", "token_refused"]
 
-_INVALID_TOKEN = re.compile(r'error\s*=\s*"?invalid_token"?', re.IGNORECASE)
+_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+MAX_CHALLENGE = 4096
+
+
+def read_challenge(values: Iterable[str]) -> dict[str, str]:
+    """The auth-params of ``WWW-Authenticate`` challenges (RFC 6750 §3): ``error``,
+    ``error_description``, ``scope``, ... (the first value of each wins)."""
+    params: dict[str, str] = {}
+    for value in values:
+        for match in _PARAM.finditer(value[:MAX_CHALLENGE]):
+            params.setdefault(match.group(1).lower(), match.group(2) if match.group(2) is not None else match.group(3))
+    return params
+
+
+def token_refused(status: int, challenges: Iterable[str]) -> bool:
+    """A 401 whose challenge says ``error="invalid_token"``: expired or revoked, worth one refresh."""
+    return status == 401 and read_challenge(challenges).get("error") == "invalid_token"
 
 
 def _token_refused(response: httpx.Response) -> bool:
-    if response.status_code != 401:
-        return False
-    return any(_INVALID_TOKEN.search(v) for v in response.headers.get_list("www-authenticate"))
+    return token_refused(response.status_code, response.headers.get_list("www-authenticate"))
 
 
 class DownstreamAuth(httpx.Auth):

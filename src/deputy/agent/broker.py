@@ -42,9 +42,9 @@ class TokenBroker:
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.providers: dict[str, CredentialProvider] = {}
+        self.vault = vault if vault is not None else TokenVault()  # an empty vault is falsy
         for provider in providers.values() if isinstance(providers, Mapping) else providers:
             self.add(provider)
-        self.vault = vault if vault is not None else TokenVault()  # an empty vault is falsy
         self._client = http_client
         self._aclient = async_http_client
 
@@ -54,6 +54,8 @@ class TokenBroker:
     def add(self, provider: CredentialProvider) -> None:
         if provider.name in self.providers:
             raise ConfigurationError(f"provider {provider.name!r} is configured twice")
+        if isinstance(provider.flow, UserFederation) and self.vault.store is not None:
+            provider.flow.share_refresh_tokens(self.vault.store)  # other processes can refresh too
         self.providers[provider.name] = provider
 
     def provider(self, name: str) -> CredentialProvider:

@@ -2,7 +2,9 @@
 
 Works on plain and ``async`` functions; the token comes from the vault when it is still fresh,
 else from the provider's flow (one exchange for concurrent callers). The function receives the
-token's value as the keyword argument named by ``into``; nothing else is logged or kept.
+token's value as the keyword argument named by ``into``; nothing else is logged or kept. The
+decorated function's signature (``inspect.signature``, what agent frameworks read to describe a
+tool to the model) leaves that parameter out.
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ def requires_access_token(
         raise ConfigurationError(f"into={into!r} is not a parameter name")
 
     def decorate(function: Callable[P, R]) -> Callable[..., R]:
-        if into not in inspect.signature(function).parameters:
+        signature = inspect.signature(function)
+        if into not in signature.parameters:
             raise ConfigurationError(f"{function.__qualname__} has no parameter {into!r} to receive the token")
+        # What agent frameworks read to build the tool's schema for the model: without the token
+        # parameter, so the model is never asked for it (and a value it sends is overwritten).
+        public = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != into])
 
         if inspect.iscoroutinefunction(function):
             @functools.wraps(function)
@@ -69,6 +75,8 @@ def requires_access_token(
                 kwargs[into] = token.value
                 return await function(*args, **kwargs)
 
+            awrapper.__signature__ = public  # type: ignore[attr-defined]
+            awrapper.__annotations__ = {k: v for k, v in function.__annotations__.items() if k != into}
             return cast(Callable[..., R], awrapper)
 
         @functools.wraps(function)
@@ -82,6 +90,8 @@ def requires_access_token(
             kwargs[into] = token.value
             return function(*args, **kwargs)
 
+        wrapper.__signature__ = public  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {k: v for k, v in function.__annotations__.items() if k != into}
         return wrapper
 
     return decorate

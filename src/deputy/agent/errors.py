@@ -7,7 +7,8 @@ and the HTTP status.
 
 from __future__ import annotations
 
-__all__ = ["AgentError", "AuthorizationRequired", "ConfigurationError", "NoUserToken", "TokenRequestFailed"]
+__all__ = ["AgentError", "AuthorizationRequired", "ConfigurationError", "DownstreamRefused", "NoUserToken",
+           "TokenRequestFailed"]
 
 
 class AgentError(Exception):
@@ -89,3 +90,27 @@ class AuthorizationRequired(AgentError):
         super().__init__(
             f"provider {provider!r} ({flow}) needs the user's approval: send them to {authorization_url}"
         )
+
+
+class DownstreamRefused(AgentError):
+    """The downstream API (an MCP server, say) refused the token a provider gave: HTTP 401 or 403.
+
+    ``error``, ``description`` and ``scope`` come from its ``WWW-Authenticate`` challenge (RFC 6750
+    §3): ``insufficient_scope`` with the scope it needs tells you to configure the provider's
+    scopes (or the user's entitlements); ``invalid_token`` after a refresh means the new token was
+    refused too.
+    """
+
+    def __init__(self, provider: str, url: str, status: int, error: str | None = None,
+                 description: str | None = None, scope: str | None = None) -> None:
+        self.provider = provider
+        self.url = url
+        self.status = status
+        self.error = error
+        self.description = description
+        self.scope = scope
+        said = error or "no OAuth error"
+        if description:
+            said += f": {description}"
+        needs = f" (it needs scope {scope!r})" if scope else ""
+        super().__init__(f"provider {provider!r}: {url} refused the token: HTTP {status}, {said}{needs}")

@@ -12,11 +12,6 @@ the lease runs out (the leaseholder died or the exchange hangs).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -24,16 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from deputy.agent.errors import ConfigurationError
+from deputy.agent.sealing import KEY_ENV, Sealer, new_vault_key, refresh_id, row_id
 from deputy.agent.token import Token
 from deputy.agent.vault import VaultKey
 
-__all__ = ["SQLiteVaultStore", "VaultStore", "new_vault_key"]
+__all__ = ["KEY_ENV", "REFRESH_TTL", "SQLiteVaultStore", "VaultStore", "new_vault_key", "row_id"]
 
-KEY_ENV = "DEPUTY_VAULT_KEY"
+REFRESH_TTL = 90 * 24 * 3600  # seconds a refresh token is kept without use (servers rarely say)
 
 
 class VaultStore(Protocol):
@@ -52,42 +44,18 @@ class VaultStore(Protocol):
     def release(self, key: VaultKey) -> None: ...
 
 
-def new_vault_key() -> str:
-    """A fresh 256-bit key, base64url: put it in ``DEPUTY_VAULT_KEY`` for every agent process."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-
-
-def _read_key(key: bytes | str | None) -> bytes:
-    if key is None:
-        key = os.environ.get(KEY_ENV)
-        if not key:
-            raise ConfigurationError(f"a shared vault needs an encryption key: set {KEY_ENV} (see new_vault_key())")
-    if isinstance(key, str):
-        try:
-            key = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
-        except ValueError:
-            raise ConfigurationError("the vault key is not base64url") from None
-    if len(key) != 32:
-        raise ConfigurationError("the vault key must be 32 bytes (AES-256)")
-    return key
-
-
-def row_id(key: VaultKey) -> str:
-    canonical = json.dumps(
-        [list(key.user), key.provider, key.audience, key.resource, sorted(key.scopes)], separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class SQLiteVaultStore:
     """Tokens in a SQLite file, sealed with AES-256-GCM. ``key``: 32 bytes, or base64url text,
-    or None to read ``DEPUTY_VAULT_KEY``."""
+    or None to read ``DEPUTY_VAULT_KEY``. Also keeps user federation's refresh tokens
+    (:class:`~deputy.agent.user_federation.RefreshTokenStore`), sealed the same way, for
+    ``refresh_ttl`` seconds after their last use."""
 
     def __init__(self, path: str | Path, *, key: bytes | str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, refresh_ttl: int = REFRESH_TTL) -> None:
         self.path = Path(path)
-        self._aead = AESGCM(_read_key(key))
+        self._sealer = Sealer(key, f"vault store {self.path}")
         self._clock = clock
+        self.refresh_ttl = refresh_ttl
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,6 +64,10 @@ class SQLiteVaultStore:
             "id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, expires_at INTEGER NOT NULL, sealed BLOB NOT NULL)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS deputy_agent_leases (id TEXT PRIMARY KEY, until REAL NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS deputy_agent_refresh_tokens ("
+            "id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, sealed BLOB NOT NULL)"
+        )
 
     def __repr__(self) -> str:
         return f"SQLiteVaultStore({str(self.path)!r})"
@@ -103,26 +75,6 @@ class SQLiteVaultStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    def _seal(self, rid: str, token: Token) -> bytes:
-        plain = json.dumps({
-            "value": token.value, "token_type": token.token_type, "expires_at": token.expires_at,
-            "scopes": sorted(token.scopes), "issued_token_type": token.issued_token_type,
-            "refresh_token": token.refresh_token,
-        }).encode()
-        nonce = secrets.token_bytes(12)
-        return nonce + self._aead.encrypt(nonce, plain, rid.encode())
-
-    def _open(self, rid: str, sealed: bytes) -> Token | None:
-        try:
-            data = json.loads(self._aead.decrypt(sealed[:12], sealed[12:], rid.encode()))
-        except (InvalidTag, ValueError):
-            return None  # another key, or tampered with: as if absent
-        return Token(
-            value=data["value"], token_type=data["token_type"], expires_at=int(data["expires_at"]),
-            scopes=frozenset(data["scopes"]), issued_token_type=data["issued_token_type"],
-            refresh_token=data["refresh_token"],
-        )
 
     def load(self, key: VaultKey) -> Token | None:
         rid = row_id(key)
@@ -132,11 +84,11 @@ class SQLiteVaultStore:
             ).fetchone()
         if row is None or row[1] <= self._clock():
             return None
-        return self._open(rid, bytes(row[0]))
+        return self._sealer.open_token(rid, bytes(row[0]))
 
     def save(self, key: VaultKey, token: Token) -> None:
         rid = row_id(key)
-        sealed = self._seal(rid, token)
+        sealed = self._sealer.seal_token(rid, token)
         with self._lock:
             self._db.execute(
                 "INSERT INTO deputy_agent_tokens (id, fingerprint, expires_at, sealed) VALUES (?, ?, ?, ?) "
@@ -171,3 +123,33 @@ class SQLiteVaultStore:
     def release(self, key: VaultKey) -> None:
         with self._lock:
             self._db.execute("DELETE FROM deputy_agent_leases WHERE id = ?", (row_id(key),))
+
+    # -- user federation's refresh tokens (RefreshTokenStore) --------------------------------
+
+    def load_refresh_token(self, identity: tuple[str, str], provider: str, scopes: tuple[str, ...]) -> str | None:
+        rid = refresh_id(identity, provider, scopes)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sealed, expires_at FROM deputy_agent_refresh_tokens WHERE id = ?", (rid,)
+            ).fetchone()
+        if row is None or row[1] <= self._clock():
+            return None
+        return self._sealer.open_refresh(rid, bytes(row[0]))
+
+    def save_refresh_token(
+        self, identity: tuple[str, str], provider: str, scopes: tuple[str, ...], refresh_token: str
+    ) -> None:
+        rid = refresh_id(identity, provider, scopes)
+        sealed = self._sealer.seal_refresh(rid, refresh_token)
+        now = int(self._clock())
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO deputy_agent_refresh_tokens (id, expires_at, sealed) VALUES (?, ?, ?)",
+                (rid, now + self.refresh_ttl, sealed),
+            )
+            self._db.execute("DELETE FROM deputy_agent_refresh_tokens WHERE expires_at <= ?", (now,))
+
+    def delete_refresh_token(self, identity: tuple[str, str], provider: str, scopes: tuple[str, ...]) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM deputy_agent_refresh_tokens WHERE id = ?",
+                             (refresh_id(identity, provider, scopes),))

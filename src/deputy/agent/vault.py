@@ -4,8 +4,9 @@ Keyed by :class:`VaultKey` (the user's identity, the provider, the audience/reso
 scopes). Single-flight: when N callers miss the same key at once, one of them runs the exchange
 and the others wait for its result, both for threads (:meth:`TokenVault.get`) and for asyncio
 tasks (:meth:`TokenVault.aget`). Bounded: least recently used entries go first. With a
-``store`` (:class:`~deputy.agent.store.SQLiteVaultStore`) tokens are also written, encrypted,
-where other agent processes find them. Keys hold no
+``store`` (:class:`~deputy.agent.store.SQLiteVaultStore`,
+:class:`~deputy.agent.redis_store.RedisVaultStore`) tokens are also written, encrypted, where
+other agent processes find them. Keys hold no
 token, only the user's identity, so the vault's contents are safe to list and log.
 """
 
@@ -141,32 +142,42 @@ class TokenVault:
     # -- single flight across processes (a store with leases) ----------------------------------
 
     def _wait_for_other_process(self, key: VaultKey) -> Token | None:
-        """None when this process should exchange (it holds the lease); else the token another
-        process stored while holding it (None too if its lease ran out without one)."""
-        if self.store is None or self.store.claim(key, self.lease_seconds):
+        """None when this process should exchange (it holds the lease, or the other's ran out);
+        else the token another process stored while holding it."""
+        if self.store is None:
             return None
         deadline = time.monotonic() + self.lease_seconds
-        while time.monotonic() < deadline:
-            time.sleep(LEASE_POLL)
-            token = self._stored(key)
-            if token is not None:
+        while True:
+            settled, token = self._claim_or_find(key)
+            if settled or time.monotonic() >= deadline:
                 return token
-            if self.store.claim(key, self.lease_seconds):
-                return None  # the other process gave up (or failed): our turn
-        return None
+            time.sleep(LEASE_POLL)
 
     async def _await_other_process(self, key: VaultKey) -> Token | None:
-        if self.store is None or self.store.claim(key, self.lease_seconds):
+        if self.store is None:
             return None
         deadline = time.monotonic() + self.lease_seconds
-        while time.monotonic() < deadline:
-            await asyncio.sleep(LEASE_POLL)
-            token = self._stored(key)
-            if token is not None:
+        while True:
+            settled, token = self._claim_or_find(key)
+            if settled or time.monotonic() >= deadline:
                 return token
-            if self.store.claim(key, self.lease_seconds):
-                return None
-        return None
+            await asyncio.sleep(LEASE_POLL)
+
+    def _claim_or_find(self, key: VaultKey) -> tuple[bool, Token | None]:
+        """(True, None): the lease is ours, exchange. (True, token): another process stored one.
+        (False, None): another process holds the lease, look again later."""
+        if self.store is None:  # pragma: no cover - the callers check
+            return True, None
+        if not self.store.claim(key, self.lease_seconds):
+            token = self._stored(key)
+            return token is not None, token
+        # Look again under the lease: the previous holder may have stored its token and released
+        # the lease between our first look and our claim; exchanging again would be a waste.
+        token = self._stored(key)
+        if token is not None:
+            self.store.release(key)
+            return True, token
+        return True, None
 
     def _release(self, key: VaultKey) -> None:
         if self.store is not None:
