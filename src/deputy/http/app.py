@@ -88,6 +88,10 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         form = await _form(request)
         return _json(await run_in_threadpool(deputy.revocation.handle, form))
 
+    async def bc_authorize(request: Request) -> Response:
+        form = await _form(request)
+        return _json(await run_in_threadpool(deputy.backchannel.handle, form))
+
     async def jwks(request: Request) -> Response:
         ring = await run_in_threadpool(deputy.store.keys.key_ring)
         return JSONResponse(ring.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
@@ -112,6 +116,7 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         Route("/token", token, methods=["POST"]),
         Route("/introspect", introspect, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
+        Route("/bc-authorize", bc_authorize, methods=["POST"]),
         Route("/healthz", health),
         *signin_routes(deputy),
         *oidc_routes(deputy),
