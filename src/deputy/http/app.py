@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from deputy.errors import DeputyError, InvalidRequest
 from deputy.http.admin_api import admin_routes
+from deputy.http.console import console_routes
 from deputy.http.errors import deputy_error_handler, http_error_handler, render_error, unexpected_error_handler
 from deputy.http.oidc_api import oidc_routes
 from deputy.http.signin import signin_routes
@@ -121,6 +122,7 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         *signin_routes(deputy),
         *oidc_routes(deputy),
         *admin_routes(deputy, admin_token),
+        *console_routes(deputy),
     ]
     app = Starlette(
         routes=routes,
