@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from deputy.audit import AuditEvent
+from deputy.constants import GRANT_CIBA
 from deputy.errors import (
     AccessDenied,
     DeputyError,
@@ -93,7 +94,7 @@ class BackchannelEndpoint:
         return f"{self.ctx.issuer}{PATH}"
 
     def handle(self, request: FormRequest) -> Response:
-        trace = Trace(grant_type="ciba")
+        trace = Trace(grant_type=GRANT_CIBA)
         try:
             return self._handle(request, trace)
         except OAuthError as error:
@@ -181,7 +182,7 @@ class BackchannelEndpoint:
         )
         event = AuditEvent(
             type="backchannel.requested", client_id=agent.client_id, subject=user.username,
-            actor_chain=(agent.client_id,), audience=(resource.identifier,), grant_type="ciba",
+            actor_chain=(agent.client_id,), audience=(resource.identifier,), grant_type=GRANT_CIBA,
             scope_requested=trace.scope_requested, scope_granted=stored.scopes, mode="delegation",
             data={
                 "request_id": stored.request_id, "binding_message": message, "expires_at": stored.expires_at,
@@ -241,7 +242,7 @@ class Approvals:
         event = AuditEvent(
             type="backchannel.approved" if approve else "backchannel.denied",
             client_id=request.client_id, subject=username, actor_chain=(request.client_id,),
-            audience=(request.resource,), grant_type="ciba", scope_granted=request.scopes if approve else None,
+            audience=(request.resource,), grant_type=GRANT_CIBA, scope_granted=request.scopes if approve else None,
             mode="delegation",
             data={
                 "request_id": request.request_id, "via": via, "binding_message": request.binding_message,
