@@ -210,3 +210,45 @@ def test_audit_filters_paths_and_export(admin_client: TestClient, deputy: Deputy
     lines = [json.loads(line) for line in export.text.splitlines()]
     assert lines and all(item["subject"] == "jane" and item["outcome"] == "success" for item in lines)
     assert {"seq", "hash", "prev_hash", "type"} <= set(lines[0])
+
+
+def test_admin_creates_and_edits_an_agent(admin_client: TestClient, deputy: Deputy) -> None:
+    form = admin_client.get("/console/agents/new")
+    assert form.status_code == 200 and 'for="a-client-id"' in form.text
+    assert_page_headers(form)
+    token = field(form, "csrf_token")
+    base = {"csrf_token": token, "client_id": "desk-bot", "name": "Desk bot", "owners": "ada",
+            "subject_groups": "it", "resources": f"{INCIDENTS} incidents:read\n", "status": "active"}
+    assert admin_client.post("/console/agents/new", data={**base, "csrf_token": "x"}).status_code == 403
+    bad = admin_client.post("/console/agents/new", data={**base, "resources": f"{INCIDENTS} nope:scope"})
+    assert bad.status_code == 400 and "not defined" in bad.text and 'value="desk-bot"' in bad.text
+    created = admin_client.post("/console/agents/new", data=base)
+    assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
+    shown = re.search(r'id="secret" readonly value="([^"]+)"', created.text)
+    assert shown is not None
+    answer = admin_client.post("/token", headers=basic("desk-bot", shown.group(1)),
+                               data={"grant_type": "client_credentials", "resource": INCIDENTS})
+    assert answer.status_code == 200 and answer.json()["scope"] == "incidents:read"
+    again = admin_client.post("/console/agents/new", data=base)
+    assert again.status_code == 400 and "already exists" in again.text
+
+    edit = admin_client.get("/console/agents/desk-bot/edit")
+    assert edit.status_code == 200 and "incidents:read" in edit.text
+    saved = admin_client.post("/console/agents/desk-bot/edit", data={
+        **base, "csrf_token": field(edit, "csrf_token"), "client_id": "renamed", "name": "Desk bot 2",
+        "resources": f"{INCIDENTS} incidents:read incidents:write",
+    }, follow_redirects=False)
+    assert saved.status_code == 303
+    agent = deputy.store.realm.get_agent("desk-bot")
+    assert agent is not None and agent.name == "Desk bot 2" and agent.status is AgentStatus.ACTIVE
+    assert agent.resource_grants[0].scopes == ("incidents:read", "incidents:write")
+    assert deputy.store.realm.get_agent("renamed") is None
+    assert admin_client.get("/console/agents/nobody/edit").status_code == 404
+
+
+def test_non_admin_cannot_create_agents(client: TestClient, deputy: Deputy) -> None:
+    console_sign_in(client)
+    assert client.get("/console/agents/new").status_code == 403
+    janes_token = csrf_token(client.cookies["deputy_session"], "console")
+    r = client.post("/console/agents/new", data={"csrf_token": janes_token, "client_id": "evil-bot"})
+    assert r.status_code == 403 and deputy.store.realm.get_agent("evil-bot") is None

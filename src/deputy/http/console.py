@@ -8,7 +8,8 @@ script at all). Pages:
 - **Approvals** — the user's pending backchannel (CIBA) requests: approve or deny.
 - **My agents** — the consents (delegation grants) the user gave: withdraw (cascading revocation).
 - **Agents** (administrators) — the registry: status, owners, credential age, resources and scopes,
-  whom each may act for; activate, suspend, retire; rotate the client secret (shown once).
+  whom each may act for; create and edit; activate, suspend, retire; rotate the client secret
+  (shown once).
 - **Audit** (administrators) — filter by user, agent, resource, outcome and time; each event's
   chain as a path user → agent → agent → resource; export as JSON Lines.
 
@@ -32,7 +33,8 @@ from starlette.routing import BaseRoute, Route
 
 from deputy.accounts import csrf_token, csrf_valid
 from deputy.audit import AuditRecord
-from deputy.errors import DeputyError, NotFound
+from deputy.admin.schema import parse_agent
+from deputy.errors import Conflict, DeputyError, InvalidInput, NotFound
 from deputy.http.pages import SECURITY_HEADERS, SESSION_COOKIE, page, read_form, redirect
 from deputy.protocol.request import FormRequest
 from deputy.realm import Agent, AgentStatus, User
@@ -248,6 +250,7 @@ def console_routes(deputy: Deputy) -> list[BaseRoute]:
             "status_action": f"{issuer}{BASE}/agents/{quote(agent.client_id, safe='')}/status",
             "rotate_action": f"{issuer}{BASE}/agents/{quote(agent.client_id, safe='')}/rotate",
             "actions": [a for a, s in STATUS_ACTIONS.items() if s is not agent.status],
+            "edit_url": f"{issuer}{BASE}/agents/{quote(agent.client_id, safe='')}/edit",
         }
 
     @signed_in(admin_only=True)
@@ -255,7 +258,7 @@ def console_routes(deputy: Deputy) -> list[BaseRoute]:
         now = store.clock.now()
         rows = [agent_row(a, now) for a in store.realm.list_agents()]
         notice = request.query_params.get("notice")
-        messages = {"status": "Status changed.", "missing": None}
+        messages = {"status": "Status changed.", "saved": "Agent saved."}
         return render("console/agents.html", who, "agents", agents=rows, notice=messages.get(notice or ""))
 
     @signed_in(admin_only=True)
@@ -277,6 +280,90 @@ def console_routes(deputy: Deputy) -> list[BaseRoute]:
             "console/secret.html", who, "agents", client_id=client_id, secret_id=issued.secret_id,
             secret=issued.secret.reveal(),
         )
+
+    # -- create and edit (administrators) -------------------------------------------------------------
+    def agent_form_values(agent: Agent | None) -> dict[str, str]:
+        if agent is None:
+            return {"client_id": "", "name": "", "description": "", "owners": "", "subject_users": "",
+                    "subject_groups": "", "resources": "", "may_impersonate": "", "status": "staged"}
+        return {
+            "client_id": agent.client_id, "name": agent.name, "description": agent.description,
+            "owners": " ".join(agent.owners), "subject_users": " ".join(agent.subject_users),
+            "subject_groups": " ".join(agent.subject_groups),
+            "resources": "\n".join(f"{g.resource} {' '.join(g.scopes)}" for g in agent.resource_grants),
+            "may_impersonate": "on" if agent.may_impersonate else "", "status": agent.status.value,
+        }
+
+    def agent_from_form(form: FormRequest, current: Agent | None) -> tuple[Agent, dict[str, str]]:
+        """Raises :class:`InvalidInput` naming the field (shown on the form)."""
+        fields = ("client_id", "name", "description", "owners", "subject_users", "subject_groups", "resources",
+                  "may_impersonate", "status")
+        values = {name: (form.one(name) or "")[:4000] for name in fields}
+        if current is not None:
+            values["client_id"] = current.client_id  # the client_id never changes
+        grants = []
+        for number, line in enumerate(values["resources"].splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) < 2:
+                raise InvalidInput("invalid_input", "resources", public=f"Resources, line {number}: give the resource, then its scopes.")
+            grants.append({"resource": parts[0], "scopes": parts[1:]})
+        data: dict[str, Any] = {
+            "client_id": values["client_id"].strip(), "name": values["name"].strip(),
+            "description": values["description"].strip(), "owners": values["owners"].split(),
+            "subject_users": values["subject_users"].split(), "subject_groups": values["subject_groups"].split(),
+            "resources": grants, "may_impersonate": values["may_impersonate"] == "on",
+            "status": values["status"] if current is None else current.status.value,
+        }
+        if current is not None:  # fields the form does not show are kept
+            data.update(audiences=list(current.audiences), redirect_uris=list(current.redirect_uris),
+                        public_client=current.public_client)
+        return parse_agent(data), values
+
+    def agent_form(who: Viewer, values: dict[str, str], *, editing: bool, error: str | None = None,
+                   status: int = 200) -> Response:
+        target = f"{BASE}/agents/{quote(values['client_id'], safe='')}/edit" if editing else f"{BASE}/agents/new"
+        return render("console/agent_form.html", who, "agents", status=status, values=values, editing=editing,
+                      error=error, action=f"{issuer}{target}", statuses=["staged", "active"])
+
+    @signed_in(admin_only=True)
+    def _agent_new(request: Request, who: Viewer) -> Response:
+        return agent_form(who, agent_form_values(None), editing=False)
+
+    @signed_in(admin_only=True)
+    def _agent_create(request: Request, who: Viewer, form: FormRequest) -> Response:
+        values = agent_form_values(None)
+        try:
+            agent, values = agent_from_form(form, None)
+            if agent.status not in (AgentStatus.STAGED, AgentStatus.ACTIVE):
+                raise InvalidInput("invalid_input", "status", public="A new agent is staged or active.")
+            issued = deputy.admin(f"console:{who.user.username}").create_agent(agent)
+        except (InvalidInput, Conflict) as exc:
+            values = {**values, **{k: (form.one(k) or "") for k in values}}
+            return agent_form(who, values, editing=False, error=exc.description, status=400)
+        if issued is None:  # pragma: no cover - create_agent always issues a secret here
+            return redirect(f"{issuer}{BASE}/agents")
+        return render("console/secret.html", who, "agents", client_id=agent.client_id, secret_id=issued.secret_id,
+                      secret=issued.secret.reveal(), created=True)
+
+    @signed_in(admin_only=True)
+    def _agent_edit(request: Request, who: Viewer) -> Response:
+        agent = deputy.admin(f"console:{who.user.username}").get_agent(str(request.path_params["client_id"]))
+        return agent_form(who, agent_form_values(agent), editing=True)
+
+    @signed_in(admin_only=True)
+    def _agent_update(request: Request, who: Viewer, form: FormRequest) -> Response:
+        admin = deputy.admin(f"console:{who.user.username}")
+        current = admin.get_agent(str(request.path_params["client_id"]))
+        try:
+            agent, _ = agent_from_form(form, current)
+            admin.update_agent(agent)
+        except InvalidInput as exc:
+            values = {**agent_form_values(current), **{k: (form.one(k) or "") for k in agent_form_values(current)},
+                      "client_id": current.client_id}
+            return agent_form(who, values, editing=True, error=exc.description, status=400)
+        return redirect(f"{issuer}{BASE}/agents?notice=saved")
 
     # -- Audit (administrators) ---------------------------------------------------------------------
     def audit_filter(request: Request, limit: int | None) -> tuple[AuditFilter, dict[str, str]]:
@@ -328,6 +415,10 @@ def console_routes(deputy: Deputy) -> list[BaseRoute]:
         Route(f"{BASE}/my-agents", get(_my_agents), methods=["GET"]),
         Route(f"{BASE}/my-agents/{{consent_id}}/withdraw", post(_withdraw), methods=["POST"]),
         Route(f"{BASE}/agents", get(_agents), methods=["GET"]),
+        Route(f"{BASE}/agents/new", get(_agent_new), methods=["GET"]),
+        Route(f"{BASE}/agents/new", post(_agent_create), methods=["POST"]),
+        Route(f"{BASE}/agents/{{client_id}}/edit", get(_agent_edit), methods=["GET"]),
+        Route(f"{BASE}/agents/{{client_id}}/edit", post(_agent_update), methods=["POST"]),
         Route(f"{BASE}/agents/{{client_id}}/status", post(_agent_status), methods=["POST"]),
         Route(f"{BASE}/agents/{{client_id}}/rotate", post(_agent_rotate), methods=["POST"]),
         Route(f"{BASE}/audit", get(_audit), methods=["GET"]),
