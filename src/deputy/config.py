@@ -73,6 +73,13 @@ class Settings:
     signin_lockout_seconds: int = 900
     dynamic_registration: bool = False
     registration_status: str = "staged"  # status of dynamically registered clients: staged | active
+    # Human approval, OpenID CIBA poll mode (docs/approvals.md): the polling interval the agent is
+    # told, and how long a request waits for the user (requested_expiry is capped at the maximum).
+    ciba_interval: int = 5
+    ciba_default_expiry: int = 300
+    ciba_max_expiry: int = 600
+    # The console (docs/console.md): members of this group see the admin pages.
+    console_admin_group: str = "deputy-admins"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -100,6 +107,12 @@ class Settings:
         for name in ("issuer_keys_refresh_seconds", "issuer_keys_max_age", "issuer_fetch_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if not 1 <= self.ciba_interval <= 60:
+            raise ConfigError("ciba_interval must be between 1 and 60 seconds")
+        if not 10 <= self.ciba_default_expiry <= self.ciba_max_expiry <= 86400:
+            raise ConfigError("ciba_default_expiry and ciba_max_expiry: 10 <= default <= max <= 86400")
+        if not self.console_admin_group:
+            raise ConfigError("console_admin_group must not be empty")
         if self.admin_token and len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
 

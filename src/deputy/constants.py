@@ -10,6 +10,7 @@ GRANT_TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_AUTHORIZATION_CODE: Final = "authorization_code"  # RFC 6749 §4.1
 GRANT_REFRESH_TOKEN: Final = "refresh_token"  # RFC 6749 §6
+GRANT_CIBA: Final = "urn:openid:params:grant-type:ciba"  # OpenID CIBA Core §10.1
 # Microsoft's Agent ID on-behalf-of page writes the grant type with an underscore: a dialect that
 # is accepted as an input and never emitted (SPECS.md §2, pitfall 11).
 GRANT_JWT_BEARER_UNDERSCORE: Final = "urn:ietf:params:oauth:grant-type:jwt_bearer"

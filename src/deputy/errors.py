@@ -12,6 +12,12 @@ from typing import ClassVar
 __all__ = [
     "PUBLIC_TEXT",
     "AccessDenied",
+    "ApprovalDenied",
+    "AuthorizationPending",
+    "ExpiredToken",
+    "InvalidBindingMessage",
+    "SlowDown",
+    "UnknownUserId",
     "AdminAuthRequired",
     "AdminError",
     "Conflict",
@@ -95,6 +101,7 @@ PUBLIC_TEXT: dict[str, str] = {
     "scope_invalid": "The scope parameter is malformed.",
     "scope_empty": "None of the requested scopes can be granted.",
     "subject_token_without_scope": "The subject token carries no scope to delegate.",
+    "approval_required": "The requested scope needs the user's approval: use backchannel authentication.",
     # sign-in: the authorization request (RFC 6749 §4.1, RFC 7636, OIDC Core §3.1.2)
     "authorize_client_missing": "The request does not name an application (client_id).",
     "authorize_client_unknown": "The application is not registered with this server.",
@@ -127,6 +134,19 @@ PUBLIC_TEXT: dict[str, str] = {
     # dynamic client registration (RFC 7591 §3.2.2)
     "redirect_uri_invalid": "A redirect URI is invalid.",
     "client_metadata_invalid": "The client metadata is invalid.",
+    # human approval: OpenID CIBA, the backchannel authentication endpoint and the ciba grant
+    "hint_missing": "Exactly one of login_hint, id_token_hint and login_hint_token is required.",
+    "hint_unsupported": "Only login_hint is supported to identify the user.",
+    "unknown_user": "The user named by the hint is not known.",
+    "binding_message_invalid": "The binding_message is too long or has characters that cannot be shown.",
+    "requested_expiry_invalid": "requested_expiry must be a positive integer.",
+    "user_code_unsupported": "user_code is not supported.",
+    "auth_req_id_invalid": "The auth_req_id is unknown or was not issued to this client.",
+    "auth_req_id_used": "The auth_req_id has already been used.",
+    "auth_req_id_expired": "The authentication request has expired.",
+    "authorization_pending": "The user has not approved the request yet.",
+    "slow_down": "Polling too fast: wait longer between requests.",
+    "approval_denied": "The user denied the request.",
     # introspection / revocation
     "token_missing": "The token parameter is required.",
     # server
@@ -145,6 +165,9 @@ class DeputyError(Exception):
 
     error: ClassVar[str] = "server_error"
     status_code: ClassVar[int] = 500
+    # False for answers that are states rather than refusals (a CIBA poll before the user has
+    # decided): logged, but not written to the audit trail at every poll.
+    audited: ClassVar[bool] = True
 
     def __init__(self, reason: str, detail: str = "", *, public: str | None = None) -> None:
         if reason not in PUBLIC_TEXT:
@@ -255,6 +278,44 @@ class InvalidClientMetadata(OAuthError):
     """RFC 7591 §3.2.2."""
 
     error = "invalid_client_metadata"
+
+
+class AuthorizationPending(OAuthError):
+    """OpenID CIBA Core §11: the user has not decided yet; poll again after the interval."""
+
+    error = "authorization_pending"
+    audited = False
+
+
+class SlowDown(OAuthError):
+    """OpenID CIBA Core §11: polling faster than the interval; the interval grows by 5 seconds."""
+
+    error = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    """OpenID CIBA Core §11: the auth_req_id has expired."""
+
+    error = "expired_token"
+
+
+class ApprovalDenied(OAuthError):
+    """OpenID CIBA Core §11: the user denied the request (``access_denied``, 400 at the token
+    endpoint, unlike :class:`AccessDenied` at the backchannel authentication endpoint)."""
+
+    error = "access_denied"
+
+
+class UnknownUserId(OAuthError):
+    """OpenID CIBA Core §13: the hint names no known user."""
+
+    error = "unknown_user_id"
+
+
+class InvalidBindingMessage(OAuthError):
+    """OpenID CIBA Core §13."""
+
+    error = "invalid_binding_message"
 
 
 class AdminError(DeputyError):

@@ -17,8 +17,10 @@ from deputy.protocol.client_auth import default_authenticator
 from deputy.protocol.context import ServerContext
 from deputy.protocol.ports import Federation
 from deputy.protocol.authorization import AuthorizationEndpoint
+from deputy.protocol.backchannel import Approvals, BackchannelEndpoint
 from deputy.protocol.grants import default_grants
 from deputy.protocol.grants.authorization_code import AuthorizationCodeGrant
+from deputy.protocol.grants.ciba import CibaGrant
 from deputy.protocol.grants.refresh_token import RefreshTokenGrant
 from deputy.protocol.introspection import IntrospectionEndpoint
 from deputy.protocol.revocation import RevocationEndpoint
@@ -61,6 +63,8 @@ class Deputy:
         # Sign-in grants hold their own ledgers (codes, refresh tokens, consents).
         grants.register(AuthorizationCodeGrant(store.codes, store.consents))
         grants.register(RefreshTokenGrant(store.codes, store.consents))
+        # Human approval: the agent polls for the token the user approved (docs/approvals.md).
+        grants.register(CibaGrant(store.backchannel, store.consents))
         return cls(
             settings=settings,
             store=store,
@@ -74,6 +78,16 @@ class Deputy:
     def authorization(self) -> AuthorizationEndpoint:
         """The authorization endpoint's decisions (sign-in flow; docs/sign-in.md)."""
         return AuthorizationEndpoint(self.context, self.store.consents, self.store.codes)
+
+    @cached_property
+    def backchannel(self) -> BackchannelEndpoint:
+        """``/bc-authorize``: an agent asks a user to approve (OpenID CIBA, docs/approvals.md)."""
+        return BackchannelEndpoint(self.context, self.store.backchannel, self.token.authenticator)
+
+    @cached_property
+    def approvals(self) -> Approvals:
+        """Users' pending backchannel requests and their decisions (console and CLI)."""
+        return Approvals(self.context, self.store.backchannel)
 
     @cached_property
     def accounts(self) -> Accounts:

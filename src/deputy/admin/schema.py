@@ -92,19 +92,25 @@ def resource_identifier(value: object, where: str) -> str:
 
 
 def parse_resource(data: Mapping[str, Any], where: str = "resource") -> Resource:
-    _known(data, where, {"identifier", "name", "scopes", "signing_alg", "token_ttl"})
+    _known(data, where, {"identifier", "name", "scopes", "signing_alg", "token_ttl", "approval_scopes"})
     alg = _str(data, "signing_alg", where, "ES256")
     if alg not in ISSUING_ALGORITHMS:
         raise _fail(where, f"'signing_alg' must be one of {list(ISSUING_ALGORITHMS)}")
     ttl = data.get("token_ttl", 300)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 10 <= ttl <= 86400:
         raise _fail(where, "'token_ttl' must be an integer between 10 and 86400 seconds")
+    scopes = _scopes(data.get("scopes", []), f"{where}.scopes")
+    approval = _scopes(data.get("approval_scopes", []), f"{where}.approval_scopes")
+    undefined = set(approval) - set(scopes)
+    if undefined:
+        raise _fail(f"{where}.approval_scopes", f"scopes {sorted(undefined)} are not among the resource's scopes")
     return Resource(
         identifier=resource_identifier(data.get("identifier"), where),
         name=_str(data, "name", where, ""),
-        scopes=_scopes(data.get("scopes", []), f"{where}.scopes"),
+        scopes=scopes,
         signing_alg=alg,
         token_ttl=ttl,
+        approval_scopes=approval,
     )
 
 
@@ -206,8 +212,11 @@ def user_to_dict(user: User) -> dict[str, Any]:
 
 
 def resource_to_dict(resource: Resource) -> dict[str, Any]:
-    return {"identifier": resource.identifier, "name": resource.name, "scopes": list(resource.scopes),
-            "signing_alg": resource.signing_alg, "token_ttl": resource.token_ttl}
+    data: dict[str, Any] = {"identifier": resource.identifier, "name": resource.name, "scopes": list(resource.scopes),
+                            "signing_alg": resource.signing_alg, "token_ttl": resource.token_ttl}
+    if resource.approval_scopes:  # only when some: older exports and clients see no new field
+        data["approval_scopes"] = list(resource.approval_scopes)
+    return data
 
 
 def entitlement_to_dict(ent: Entitlement) -> dict[str, Any]:

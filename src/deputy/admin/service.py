@@ -104,7 +104,11 @@ class RealmAdmin:
     def put_resource(self, resource: Resource) -> Resource:
         with self.store.db.write(audit=True) as conn:
             self.store.realm.put_resource(conn, resource)
-            append_in(conn, replace(self._event("resource.saved", scopes=list(resource.scopes), signing_alg=resource.signing_alg, token_ttl=resource.token_ttl), audience=(resource.identifier,)), self._now)
+            event = self._event(
+                "resource.saved", scopes=list(resource.scopes), signing_alg=resource.signing_alg,
+                token_ttl=resource.token_ttl, approval_scopes=list(resource.approval_scopes),
+            )
+            append_in(conn, replace(event, audience=(resource.identifier,)), self._now)
         return resource
 
     def delete_resource(self, identifier: str) -> None:

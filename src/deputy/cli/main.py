@@ -16,6 +16,7 @@ from deputy.cli import audit_cmds, realm_cmds, token_cmds
 from deputy.cli import issuer_cmds
 from deputy.cli import consent_cmds
 from deputy.cli import partner_cmds
+from deputy.cli import approval_cmds
 from deputy.cli.demo_cmd import demo as demo_command
 from deputy.config import write_config_file
 from deputy.cli.common import HomeOption, console, err_console, open_deputy, settings_for
@@ -41,6 +42,7 @@ app.add_typer(token_cmds.tokens, name="tokens")
 app.add_typer(token_cmds.keys, name="keys")
 app.add_typer(audit_cmds.audit, name="audit")
 app.add_typer(consent_cmds.consents, name="consents")
+app.add_typer(approval_cmds.approvals, name="approvals")
 realm_cmds.users.command("set-password")(consent_cmds.users_set_password)
 app.add_typer(issuer_cmds.issuers, name="issuers")
 app.add_typer(partner_cmds.partners, name="partners")

@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 
 from deputy.admin.realm_file import export_realm, load_realm, read_realm_file
-from deputy.admin.schema import agent_view, parse_agent, parse_resource
+from deputy.admin.schema import agent_view, parse_agent, parse_resource, resource_to_dict
 from deputy.cli.common import HomeOption, console, open_deputy, print_json
+from deputy.errors import NotFound
 from deputy.realm import AgentStatus, Entitlement, ResourceGrant
 
 users = typer.Typer(help="Users (a stand-in for sign-in until it lands).", no_args_is_help=True)
@@ -108,9 +109,11 @@ def groups_remove(name: str, home: Optional[Path] = Home) -> None:
 def resources_list(home: Optional[Path] = Home) -> None:
     """List resources."""
     with open_deputy(home) as deputy:
-        table = Table("identifier", "name", "scopes", "alg", "ttl")
+        table = Table("identifier", "name", "scopes", "needs approval", "alg", "ttl")
         for r in deputy.store.realm.list_resources():
-            table.add_row(r.identifier, r.name, " ".join(r.scopes), r.signing_alg, str(r.token_ttl))
+            table.add_row(
+                r.identifier, r.name, " ".join(r.scopes), " ".join(r.approval_scopes) or "-", r.signing_alg, str(r.token_ttl)
+            )
         console.print(table)
 
 
@@ -121,13 +124,38 @@ def resources_add(
     name: str = typer.Option(""),
     alg: str = typer.Option("ES256", help="Signing algorithm for its tokens: ES256 or RS256."),
     ttl: int = typer.Option(300, help="Token lifetime in seconds."),
+    approval: list[str] = typer.Option(
+        [], "--approval", "-a", help="A scope issued only after the user approves (CIBA; repeatable)."
+    ),
     home: Optional[Path] = Home,
 ) -> None:
     """Add or update a resource."""
     with open_deputy(home) as deputy:
-        resource = parse_resource({"identifier": identifier, "name": name, "scopes": list(scope), "signing_alg": alg, "token_ttl": ttl})
+        resource = parse_resource({
+            "identifier": identifier, "name": name, "scopes": list(scope), "signing_alg": alg, "token_ttl": ttl,
+            "approval_scopes": list(approval),
+        })
         deputy.admin("cli").put_resource(resource)
         console.print(f"resource [bold]{identifier}[/bold] saved")
+
+
+@resources.command("require-approval")
+def resources_require_approval(
+    identifier: str,
+    scope: list[str] = typer.Option([], "--scope", "-s", help="A scope that needs the user's approval (repeatable)."),
+    home: Optional[Path] = Home,
+) -> None:
+    """Set which scopes of a resource are issued only after the user approves (docs/approvals.md).
+    Without --scope, no scope needs approval any more."""
+    with open_deputy(home) as deputy:
+        current = deputy.store.realm.get_resource(identifier)
+        if current is None:
+            raise NotFound("not_found", f"resource {identifier}", public=f"No resource {identifier!r}.")
+        data = resource_to_dict(current)
+        data["approval_scopes"] = list(scope)
+        deputy.admin("cli").put_resource(parse_resource(data))
+        needing = ", ".join(scope) if scope else "no scope"
+        console.print(f"resource [bold]{identifier}[/bold]: {needing} needs the user's approval")
 
 
 @resources.command("remove")

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from deputy.errors import DeputyError, InvalidRequest
 from deputy.http.admin_api import admin_routes
+from deputy.http.console import console_routes
 from deputy.http.errors import deputy_error_handler, http_error_handler, render_error, unexpected_error_handler
 from deputy.http.oidc_api import oidc_routes
 from deputy.http.signin import signin_routes
@@ -88,6 +89,10 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         form = await _form(request)
         return _json(await run_in_threadpool(deputy.revocation.handle, form))
 
+    async def bc_authorize(request: Request) -> Response:
+        form = await _form(request)
+        return _json(await run_in_threadpool(deputy.backchannel.handle, form))
+
     async def jwks(request: Request) -> Response:
         ring = await run_in_threadpool(deputy.store.keys.key_ring)
         return JSONResponse(ring.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
@@ -112,10 +117,12 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         Route("/token", token, methods=["POST"]),
         Route("/introspect", introspect, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
+        Route("/bc-authorize", bc_authorize, methods=["POST"]),
         Route("/healthz", health),
         *signin_routes(deputy),
         *oidc_routes(deputy),
         *admin_routes(deputy, admin_token),
+        *console_routes(deputy),
     ]
     app = Starlette(
         routes=routes,

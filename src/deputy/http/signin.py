@@ -8,6 +8,7 @@ Errors about the client or its redirect URI are shown on a page and never redire
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from collections.abc import Callable
@@ -73,6 +74,17 @@ def _duration(seconds: int) -> str:
 
 def _date(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%d %B %Y, %H:%M UTC")
+
+
+_LOCAL_PATH = re.compile(r"^/[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")
+
+
+def _next_path(value: str | None) -> str:
+    """Where to go after signing in: the grants page or a console page, as a plain local path
+    (never a URL: no open redirect); anything else is the grants page."""
+    if value and _LOCAL_PATH.match(value) and (value == GRANTS_PATH or value == "/console" or value.startswith("/console/")):
+        return value
+    return GRANTS_PATH
 
 
 def _pairs(form: FormRequest) -> list[tuple[str, str]]:
@@ -166,9 +178,7 @@ def signin_routes(deputy: Deputy) -> list[BaseRoute]:
 
     # -- /signin -------------------------------------------------------------------------------------
     async def signin_get(request: Request) -> Response:
-        next_path = request.query_params.get("next")
-        if next_path != GRANTS_PATH:
-            next_path = GRANTS_PATH
+        next_path = _next_path(request.query_params.get("next"))
         session = await run_in_threadpool(accounts.session, request.cookies.get(SESSION_COOKIE))
         if session is not None:
             return redirect(f"{issuer}{next_path}")
@@ -178,7 +188,7 @@ def signin_routes(deputy: Deputy) -> list[BaseRoute]:
     def _signin_post(request: Request, form: FormRequest) -> Response:
         raw_authorize = form.one("authorize")
         auth_request = endpoint.parse(parse_qsl(raw_authorize, keep_blank_values=True)) if raw_authorize else None
-        next_path = GRANTS_PATH
+        next_path = _next_path(form.one("next"))
         if not csrf_valid(request.cookies.get(SIGNIN_COOKIE), "signin", form.one("csrf_token")):
             return signin_page(request, authorize=auth_request, next_path=next_path, error=FORM_EXPIRED, status=400)
         username = form.one("username") or ""

@@ -3,6 +3,11 @@
 issued = requested ∩ user's entitlements at the resource ∩ agent's permitted scopes at the
 resource ∩ scopes the resource defines (∩ the subject token's own scopes when it is itself a
 downstream token: authority only shrinks).
+
+Scopes a resource marks as needing approval (``Resource.approval_scopes``) are withheld unless the
+user approved this very request (OpenID CIBA, docs/approvals.md): an exchange alone never yields
+them. They are dropped like any other scope outside the intersection; when nothing else is left
+the refusal is ``approval_required``, so that the agent knows to ask the user.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class DelegationRequest:
     may_act: Mapping[str, Any] | None
     issuer: str
     impersonation: bool = False
+    # The user approved this request (a CIBA approval): approval-required scopes may be issued.
+    user_approved: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class Decision:
     # The first reason is the refusal reason (a key of deputy.errors.PUBLIC_TEXT).
     reasons: tuple[str, ...] = ()
     explanation: str = ""
+    # Approval-required scopes left out because the user did not approve this request.
+    withheld: frozenset[str] = frozenset()
 
 
 def _refuse(reason: str, explanation: str) -> Decision:
@@ -77,6 +86,10 @@ def decide(req: DelegationRequest) -> Decision:
         scopes &= req.subject_scopes
     if req.requested_scopes is not None:
         scopes &= req.requested_scopes
+    withheld = frozenset() if req.user_approved else scopes & frozenset(resource.approval_scopes)
+    scopes -= withheld
+    if not scopes and withheld:
+        return _refuse("approval_required", f"scopes {sorted(withheld)} at {resource.identifier} need the user's approval")
     if not scopes:
         return _refuse(
             "scope_empty",
@@ -86,7 +99,7 @@ def decide(req: DelegationRequest) -> Decision:
                 sorted(req.subject_scopes) if req.subject_scopes is not None else "n/a",
             ),
         )
-    return Decision(True, scopes=scopes, ttl=resource.token_ttl, reasons=("granted",))
+    return Decision(True, scopes=scopes, ttl=resource.token_ttl, reasons=("granted",), withheld=withheld)
 
 
 def decide_client_credentials(agent: Agent, resource: Resource, requested: frozenset[str] | None) -> Decision:
@@ -99,6 +112,11 @@ def decide_client_credentials(agent: Agent, resource: Resource, requested: froze
     scopes = frozenset(resource.scopes) & frozenset(grant.scopes)
     if requested is not None:
         scopes &= requested
+    # No user is there to approve: approval-required scopes are never issued to an agent alone.
+    withheld = scopes & frozenset(resource.approval_scopes)
+    scopes -= withheld
+    if not scopes and withheld:
+        return _refuse("approval_required", f"scopes {sorted(withheld)} at {resource.identifier} need a user's approval")
     if not scopes:
         return _refuse("scope_empty", f"no scope left for {agent.client_id} at {resource.identifier}")
-    return Decision(True, scopes=scopes, ttl=resource.token_ttl, reasons=("granted",))
+    return Decision(True, scopes=scopes, ttl=resource.token_ttl, reasons=("granted",), withheld=withheld)

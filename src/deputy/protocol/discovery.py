@@ -7,6 +7,7 @@ from typing import Any
 from deputy.constants import (
     AUTH_NONE,
     CLIENT_ASSERTION_ALGORITHMS,
+    GRANT_CIBA,
     GRANT_JWT_BEARER,
     GRANT_PROFILE_ID_JAG,
     ID_TOKEN_ALG,
@@ -69,6 +70,11 @@ def server_metadata(
     if GRANT_JWT_BEARER in grant_types:
         # The resource AS side of cross-app access: ID-JAGs are redeemed with the jwt-bearer grant.
         metadata["authorization_grant_profiles_supported"] = [GRANT_PROFILE_ID_JAG]
+    if GRANT_CIBA in grant_types:
+        # OpenID CIBA Core §4: poll mode only; no user codes.
+        metadata["backchannel_authentication_endpoint"] = f"{issuer}/bc-authorize"
+        metadata["backchannel_token_delivery_modes_supported"] = ["poll"]
+        metadata["backchannel_user_code_parameter_supported"] = False
     if identity_chaining:
         # The IdP side: token exchange for an ID-JAG, from an ID token or a refresh token.
         metadata["identity_chaining_requested_token_types_supported"] = [TOKEN_TYPE_ID_JAG]

@@ -72,6 +72,8 @@ class TokenEndpoint:
         log.info("token.refused client=%s error=%s reason=%s detail=%s", trace.client_id, error.error, error.reason, error.detail)
         if isinstance(error, TemporarilyUnavailable):
             return  # the store is down: there is nowhere to write; the log line above is the record
+        if not error.audited:
+            return  # a state, not a refusal (a CIBA poll while the user decides): logged only
         try:
             self.ctx.audit.append(trace.refused(error))
         except DeputyError:

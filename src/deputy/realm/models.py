@@ -40,6 +40,9 @@ class Resource:
     scopes: tuple[str, ...] = ()
     signing_alg: str = "ES256"
     token_ttl: int = 300
+    # Scopes issued only after the user approves (OpenID CIBA, docs/approvals.md): never by a
+    # token exchange or any other grant alone. A subset of ``scopes``.
+    approval_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

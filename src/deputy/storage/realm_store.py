@@ -153,6 +153,7 @@ class RealmStore:
         values = {
             "name": resource.name, "scopes": list(resource.scopes),
             "signing_alg": resource.signing_alg, "token_ttl": resource.token_ttl,
+            "approval_scopes": list(resource.approval_scopes) or None,
         }
         if conn.execute(select(resources.c.identifier).where(resources.c.identifier == resource.identifier)).first():
             conn.execute(update(resources).where(resources.c.identifier == resource.identifier).values(**values))
@@ -235,4 +236,7 @@ class RealmStore:
 
 
 def _resource(row: Any) -> Resource:
-    return Resource(row.identifier, row.name, tuple(row.scopes), row.signing_alg, int(row.token_ttl))
+    return Resource(
+        row.identifier, row.name, tuple(row.scopes), row.signing_alg, int(row.token_ttl),
+        tuple(row.approval_scopes or ()),
+    )

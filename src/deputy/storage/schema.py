@@ -48,6 +48,8 @@ resources = Table(
     Column("scopes", JSON, nullable=False),
     Column("signing_alg", String(10), nullable=False),
     Column("token_ttl", Integer, nullable=False),
+    # Scopes never issued without the user's explicit approval (CIBA, docs/approvals.md); NULL: none.
+    Column("approval_scopes", JSON, nullable=True),
 )
 
 entitlements = Table(
@@ -252,4 +254,27 @@ partner_servers = Table(
     Column("issuer", String(500), primary_key=True),
     Column("config", JSON, nullable=False),  # see deputy.realm.PartnerServer
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# -- issue 7: human approval (OpenID CIBA, poll mode) ---------------------------------------------
+
+backchannel_requests = Table(
+    "backchannel_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # public: shown to the user and the CLI
+    Column("auth_req_hash", String(64), nullable=False, unique=True, index=True),  # SHA-256 of auth_req_id
+    Column("client_id", String(200), nullable=False),
+    Column("username", String(200), nullable=False, index=True),
+    Column("resource", String(500), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("binding_message", Text, nullable=True),
+    Column("status", String(20), nullable=False),  # pending | approved | denied | issued
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("interval", Integer, nullable=False),  # grows by 5 s at each slow_down
+    Column("last_polled_at", BigInteger, nullable=False),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("consent_id", String(64), nullable=True),  # the consent an approval created
+    Column("issued_jti", String(64), nullable=True),
 )

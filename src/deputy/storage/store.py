@@ -5,6 +5,7 @@ from __future__ import annotations
 from deputy.clock import Clock, SystemClock
 from deputy.storage.account_store import AccountStore
 from deputy.storage.audit_store import AuditStore
+from deputy.storage.backchannel_store import BackchannelStore
 from deputy.storage.code_store import CodeStore
 from deputy.storage.consent_store import ConsentStore
 from deputy.storage.database import Database
@@ -34,6 +35,8 @@ class Store:
         self.provisioning = UserProvisioning(self.db, self.realm, self.clock)
         # partner authorization servers Deputy issues ID-JAGs for (docs/dialects.md)
         self.partners = PartnerStore(self.db)
+        # human approval: backchannel authentication requests (OpenID CIBA, docs/approvals.md)
+        self.backchannel = BackchannelStore(self.db, self.clock)
 
     def initialise(self) -> None:
         """Create the schema if needed and make sure signing keys exist."""

@@ -86,6 +86,7 @@ _REFUSAL_ERRORS: dict[str, type[OAuthError]] = {
     "client_not_active": UnauthorizedClient,
     "target_not_allowed": InvalidTarget,
     "scope_empty": InvalidScope,
+    "approval_required": InvalidScope,
     # draft-mcguinness-oauth-actor-profile: an over-long chain is invalid_request, whatever the grant
     "chain_too_deep": InvalidRequest,
 }

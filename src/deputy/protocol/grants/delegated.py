@@ -49,10 +49,13 @@ def issue_delegated(
     impersonation: bool = False,
     default_error: type[OAuthError] = InvalidRequest,
     data: Mapping[str, Any] | None = None,
+    approved: bool = False,
 ) -> Delegated:
     """Decide and issue, or raise the refusal. ``default_error`` is the OAuth error of a refusal
     that has no error of its own: ``invalid_request`` for a subject token (RFC 8693 §2.2.2),
-    ``invalid_grant`` for an assertion (RFC 7521 §5.2)."""
+    ``invalid_grant`` for an assertion (RFC 7521 §5.2). ``approved``: the user approved this very
+    request (the CIBA grant), so approval-required scopes may be issued; every other grant leaves
+    them out (docs/approvals.md)."""
     agent = client.agent
     user = subject.user
     prior_act = subject.act
@@ -81,7 +84,7 @@ def issue_delegated(
             requested_scopes=requested_scopes, subject_scopes=subject_scopes,
             chain_depth=len(chain), max_chain_depth=ctx.settings.max_chain_depth,
             may_act=may_act if isinstance(may_act, dict) else None,
-            issuer=ctx.issuer, impersonation=impersonation,
+            issuer=ctx.issuer, impersonation=impersonation, user_approved=approved,
         )
     )
     if not decision.allowed:
@@ -108,6 +111,9 @@ def issue_delegated(
         type="token.issued", client_id=agent.client_id, subject=user.username, actor_chain=chain,
         audience=(resource.identifier,), grant_type=grant_type, scope_requested=trace.scope_requested,
         scope_granted=granted, mode=mode, jti=jti, parent_jti=subject.parent_jti,
-        data={"client_auth": client.method, **(data or {}), **subject.audit},
+        data={
+            "client_auth": client.method, **(data or {}), **subject.audit,
+            **({"approval_withheld": sorted(decision.withheld)} if decision.withheld else {}),
+        },
     )
     return Delegated(token, ttl, granted, record, event)
