@@ -17,6 +17,7 @@ from __future__ import annotations
 from deputy.agent.asgi import InboundAuthorizer
 from deputy.agent.auth import DownstreamAuth
 from deputy.agent.broker import TokenBroker
+from deputy.agent.ciba import ApprovalDenied, ApprovalExpired, BackchannelApproval
 from deputy.agent.client_auth import ClientAuth, ClientSecret, PrivateKeyJWT
 from deputy.agent.config import (
     load_providers,
@@ -52,7 +53,10 @@ from deputy.agent.vault import TokenVault, VaultKey
 __all__ = [
     "ActorToken",
     "AgentError",
+    "ApprovalDenied",
+    "ApprovalExpired",
     "AuthorizationRequired",
+    "BackchannelApproval",
     "ClientAuth",
     "ClientCredentials",
     "ClientSecret",
