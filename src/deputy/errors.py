@@ -145,6 +145,8 @@ class DeputyError(Exception):
 
     error: ClassVar[str] = "server_error"
     status_code: ClassVar[int] = 500
+    # Seconds for the Retry-After header (RFC 9110 §10.2.3), for errors a client should retry.
+    retry_after: int | None = None
 
     def __init__(self, reason: str, detail: str = "", *, public: str | None = None) -> None:
         if reason not in PUBLIC_TEXT:
@@ -211,8 +213,11 @@ class ServerError(OAuthError):
 
 
 class TemporarilyUnavailable(OAuthError):
+    """The store (or another dependency) does not answer: 503 with Retry-After."""
+
     error = "temporarily_unavailable"
     status_code = 503
+    retry_after = 1
 
 
 class UnsupportedResponseType(OAuthError):

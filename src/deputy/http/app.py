@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from deputy.errors import DeputyError, InvalidRequest
 from deputy.http.admin_api import admin_routes
-from deputy.http.errors import deputy_error_handler, http_error_handler, render_error, unexpected_error_handler
+from deputy.http.errors import deputy_error_handler, http_error_handler, unexpected_error_handler
+from deputy.http.health import health_routes
 from deputy.http.oidc_api import oidc_routes
 from deputy.http.signin import signin_routes
 from deputy.protocol.discovery import server_metadata
@@ -98,13 +99,6 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
     async def openid_metadata(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(metadata, True))
 
-    async def health(request: Request) -> Response:
-        try:
-            await run_in_threadpool(deputy.store.audit.count)
-        except DeputyError as exc:
-            return render_error(exc)
-        return JSONResponse({"status": "ok"})
-
     routes = [
         Route("/.well-known/oauth-authorization-server", oauth_metadata),
         Route("/.well-known/openid-configuration", openid_metadata),
@@ -112,7 +106,7 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         Route("/token", token, methods=["POST"]),
         Route("/introspect", introspect, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
-        Route("/healthz", health),
+        *health_routes(deputy),
         *signin_routes(deputy),
         *oidc_routes(deputy),
         *admin_routes(deputy, admin_token),

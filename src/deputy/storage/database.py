@@ -99,6 +99,11 @@ class Database:
         except OperationalError as exc:
             raise TemporarilyUnavailable("store_unavailable", str(exc.orig)) from None
 
+    def ping(self) -> None:
+        """A round trip to the database; raises TemporarilyUnavailable when it does not answer."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         self.engine.dispose()
 
