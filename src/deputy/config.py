@@ -73,6 +73,11 @@ class Settings:
     signin_lockout_seconds: int = 900
     dynamic_registration: bool = False
     registration_status: str = "staged"  # status of dynamically registered clients: staged | active
+    # Rate limits at the token endpoint, requests a minute (0 = off) (docs/operations.md)
+    rate_limit_per_client: int = 0
+    rate_limit_per_user: int = 0
+    rate_limit_burst: int = 0  # bucket size; 0 = one minute's allowance
+    redis_url: str = field(default="", repr=False)  # shares rate-limit buckets across processes
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -100,6 +105,11 @@ class Settings:
         for name in ("issuer_keys_refresh_seconds", "issuer_keys_max_age", "issuer_fetch_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        for name in ("rate_limit_per_client", "rate_limit_per_user", "rate_limit_burst"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be zero (off) or positive")
+        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("redis_url must be a redis://, rediss:// or unix:// URL")
         if self.admin_token and len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
 

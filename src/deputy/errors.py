@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "OAuthError",
     "ServerError",
+    "SlowDown",
     "TemporarilyUnavailable",
     "UnsupportedResponseType",
     "LoginRequired",
@@ -132,6 +133,9 @@ PUBLIC_TEXT: dict[str, str] = {
     # server
     "server_error": "The server encountered an unexpected condition.",
     "store_unavailable": "The service is temporarily unavailable.",
+    # rate limits at the token endpoint (docs/operations.md)
+    "rate_limited_client": "Too many requests from this client; retry after the Retry-After interval.",
+    "rate_limited_user": "Too many token requests for this user; retry after the Retry-After interval.",
     # admin
     "admin_auth_required": "Administrator credentials are required.",
     "not_found": "The requested object does not exist.",
@@ -218,6 +222,19 @@ class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status_code = 503
     retry_after = 1
+
+
+class SlowDown(OAuthError):
+    """A rate limit: HTTP 429 (RFC 6585 §4) with Retry-After. The code is ``slow_down``, the
+    code RFC 8628 §3.5 and OpenID CIBA give a client that asks too often; RFC 6749 defines none
+    for the token endpoint, and ``temporarily_unavailable`` would blame the server."""
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, reason: str, detail: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = max(1, retry_after)
 
 
 class UnsupportedResponseType(OAuthError):
