@@ -138,6 +138,7 @@ PUBLIC_TEXT: dict[str, str] = {
     "rate_limited_user": "Too many token requests for this user; retry after the Retry-After interval.",
     # admin
     "admin_auth_required": "Administrator credentials are required.",
+    "metrics_auth_required": "The metrics token is required.",
     "not_found": "The requested object does not exist.",
     "conflict": "The object already exists or conflicts with another.",
     "invalid_input": "The input is invalid.",

@@ -7,15 +7,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from deputy.errors import DeputyError, InvalidRequest
+from deputy.errors import DeputyError, InvalidRequest, OAuthError
 from deputy.http.admin_api import admin_routes
 from deputy.http.errors import deputy_error_handler, http_error_handler, unexpected_error_handler
 from deputy.http.health import health_routes
+from deputy.http.metrics import UNKNOWN, Metrics, MetricsMiddleware, metrics_routes
 from deputy.http.oidc_api import oidc_routes
 from deputy.http.signin import signin_routes
 from deputy.protocol.discovery import server_metadata
@@ -77,9 +79,22 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
             identity_chaining=deputy.context.chaining is not None,
         )
 
+    metrics = Metrics(deputy) if settings.metrics_enabled else None
+
     async def token(request: Request) -> Response:
-        form = await _form(request)
-        return _json(await run_in_threadpool(deputy.token.handle, form))
+        if metrics is None:
+            form = await _form(request)
+            return _json(await run_in_threadpool(deputy.token.handle, form))
+        grant = UNKNOWN
+        try:
+            form = await _form(request)
+            grant = metrics.grant_label(form)
+            response = await run_in_threadpool(deputy.token.handle, form)
+        except OAuthError as error:
+            metrics.token_answered(grant, error)
+            raise
+        metrics.token_answered(grant, None)
+        return _json(response)
 
     async def introspect(request: Request) -> Response:
         form = await _form(request)
@@ -107,12 +122,14 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         Route("/introspect", introspect, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
         *health_routes(deputy),
+        *(metrics_routes(metrics, settings.metrics_token) if metrics is not None else []),
         *signin_routes(deputy),
         *oidc_routes(deputy),
         *admin_routes(deputy, admin_token),
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else [],
         exception_handlers={
             DeputyError: deputy_error_handler,
             HTTPException: http_error_handler,
