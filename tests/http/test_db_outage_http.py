@@ -22,6 +22,7 @@ from deputy.admin.realm_file import load_realm, read_realm_file
 from deputy.audit import verify_chain
 from deputy.clock import FixedClock
 from deputy.config import Settings
+from deputy.errors import PUBLIC_TEXT
 from deputy.runtime import Deputy
 from deputy.storage.audit_store import AuditFilter
 from tests.conftest import ADMIN_TOKEN, AGENT, DEV_REALM, INCIDENTS, ISSUER
@@ -195,3 +196,44 @@ def test_sqlite_locked_past_the_busy_timeout_is_503_and_recovers(
     r = exchange(client, AGENT, subject, resource=INCIDENTS)
     assert r.status_code == 200, r.text
     assert assert_recorded(deputy, [r]) == 1
+
+
+PKCE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_every_endpoint_answers_503_while_the_database_is_gone(deputy: Deputy, raw_client: TestClient) -> None:
+    """The JSON endpoints answer in the OAuth error shape, the sign-in pages with the same
+    status and text; a warm worker still serves its cached JWKS; and it all comes back."""
+    subject = user_token(raw_client, "jane", AGENT[0], ["openid", "incidents:read"])
+    deputy.store.keys.key_ring()  # a warm worker
+    original = deputy.store.db.engine
+    deputy.store.db.engine = create_engine("sqlite:////nonexistent-deputy-dir/deputy.db")
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    try:
+        json_endpoints = [
+            raw_client.post("/token", data={"grant_type": "client_credentials", "resource": INCIDENTS}, headers=basic(*AGENT)),
+            raw_client.post("/introspect", data={"token": subject}, headers=basic(*AGENT)),
+            raw_client.post("/revoke", data={"token": subject}, headers=basic(*AGENT)),
+            raw_client.get("/.well-known/oauth-authorization-server"),
+            raw_client.get("/.well-known/openid-configuration"),
+            raw_client.get("/userinfo", headers={"Authorization": f"Bearer {subject}"}),
+            raw_client.get("/admin/audit", headers=admin),
+            raw_client.post("/admin/users", json={"username": "carol"}, headers=admin),
+        ]
+        for r in json_endpoints:
+            assert r.status_code == 503, (r.url, r.text)
+            assert r.json() == {"error": "temporarily_unavailable", "error_description": PUBLIC_TEXT["store_unavailable"]}
+            assert r.headers["retry-after"] == "1"
+            assert_no_leak(r)
+        page = raw_client.get("/authorize", params={
+            "client_id": AGENT[0], "response_type": "code", "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256",
+        })
+        assert page.status_code == 503 and page.headers["retry-after"] == "1"
+        assert PUBLIC_TEXT["store_unavailable"] in page.text
+        assert_no_leak(page)
+        assert raw_client.get("/jwks").status_code == 200  # from the cached key ring
+    finally:
+        deputy.store.db.engine.dispose()
+        deputy.store.db.engine = original
+    assert exchange(raw_client, AGENT, subject, resource=INCIDENTS).status_code == 200

@@ -23,6 +23,10 @@ from deputy.errors import TemporarilyUnavailable
 
 AUDIT_LOCK_ID = 0x44455055  # "DEPU"
 CONNECT_TIMEOUT_SECONDS = 5
+PG_CONNECT_ARGS = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+}
 
 
 def unavailable(exc: BaseException) -> TemporarilyUnavailable | None:
@@ -52,8 +56,11 @@ class Database:
             # pool_pre_ping replaces connections that died while the database was away, so the
             # service recovers without a restart; a bounded connect keeps a vanished server from
             # holding requests (and pool slots) for the kernel's TCP timeout.
-            if "connect_timeout" not in url:
-                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            # TCP keepalives find a database host that vanished without closing its connections
+            # (a partition, a power cut) in about 25 s instead of the kernel's two hours.
+            kwargs["connect_args"] = {
+                name: value for name, value in PG_CONNECT_ARGS.items() if f"{name}=" not in url
+            }
         self.engine: Engine = create_engine(url, **kwargs)
         self._write_lock = threading.Lock()
         self._errors_lock = threading.Lock()
