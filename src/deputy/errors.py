@@ -24,8 +24,8 @@ __all__ = [
     "InvalidTarget",
     "NotFound",
     "OAuthError",
+    "RateLimited",
     "ServerError",
-    "SlowDown",
     "TemporarilyUnavailable",
     "UnsupportedResponseType",
     "LoginRequired",
@@ -225,10 +225,11 @@ class TemporarilyUnavailable(OAuthError):
     retry_after = 1
 
 
-class SlowDown(OAuthError):
+class RateLimited(OAuthError):
     """A rate limit: HTTP 429 (RFC 6585 §4) with Retry-After. The code is ``slow_down``, the
     code RFC 8628 §3.5 and OpenID CIBA give a client that asks too often; RFC 6749 defines none
-    for the token endpoint, and ``temporarily_unavailable`` would blame the server."""
+    for the token endpoint, and ``temporarily_unavailable`` would blame the server. (A CIBA
+    poll that comes too early is another ``slow_down``: 400, per CIBA Core §11.)"""
 
     error = "slow_down"
     status_code = 429

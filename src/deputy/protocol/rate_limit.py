@@ -1,7 +1,7 @@
 """Rate limits at the token endpoint: per client and per user (docs/operations.md).
 
 The endpoint asks a :class:`RateLimiter` (a token bucket per key, in this process or shared
-through Redis: ``deputy.ratelimit``) and refuses with :class:`~deputy.errors.SlowDown` (429 and
+through Redis: ``deputy.ratelimit``) and refuses with :class:`~deputy.errors.RateLimited` (429 and
 Retry-After); the refusal is audited like any other.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deputy.constants import GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE
-from deputy.errors import SlowDown
+from deputy.errors import RateLimited
 
 # The per-user limit is checked once the grant has identified the user, i.e. after it ran. Only
 # grants whose run leaves nothing behind are limited per user: refusing an authorization_code or
@@ -36,11 +36,11 @@ class TokenRateLimits:
         if self.per_client is not None:
             wait = self.per_client.take(client_id)
             if wait is not None:
-                raise SlowDown("rate_limited_client", f"client {client_id}", retry_after=wait)
+                raise RateLimited("rate_limited_client", f"client {client_id}", retry_after=wait)
 
     def check_user(self, grant_type: str, subject: str, mode: str) -> None:
         if self.per_user is None or grant_type not in USER_LIMITED_GRANTS or mode == "client":
             return
         wait = self.per_user.take(subject)
         if wait is not None:
-            raise SlowDown("rate_limited_user", f"user {subject}", retry_after=wait)
+            raise RateLimited("rate_limited_user", f"user {subject}", retry_after=wait)
