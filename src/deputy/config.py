@@ -80,6 +80,14 @@ class Settings:
     ciba_max_expiry: int = 600
     # The console (docs/console.md): members of this group see the admin pages.
     console_admin_group: str = "deputy-admins"
+    # Rate limits at the token endpoint, requests a minute (0 = off) (docs/operations.md)
+    rate_limit_per_client: int = 0
+    rate_limit_per_user: int = 0
+    rate_limit_burst: int = 0  # bucket size; 0 = one minute's allowance
+    redis_url: str = field(default="", repr=False)  # shares rate-limit buckets across processes
+    # Prometheus metrics at /metrics (docs/operations.md); a token makes scrapes send it as Bearer
+    metrics_enabled: bool = True
+    metrics_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -113,6 +121,15 @@ class Settings:
             raise ConfigError("ciba_default_expiry and ciba_max_expiry: 10 <= default <= max <= 86400")
         if not self.console_admin_group:
             raise ConfigError("console_admin_group must not be empty")
+        for name in ("rate_limit_per_client", "rate_limit_per_user", "rate_limit_burst"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be zero (off) or positive")
+        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("redis_url must be a redis://, rediss:// or unix:// URL")
+        if not isinstance(self.metrics_enabled, bool):
+            raise ConfigError("metrics_enabled must be true or false")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("metrics_token must be at least 16 characters")
         if self.admin_token and len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
 

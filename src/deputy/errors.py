@@ -30,6 +30,7 @@ __all__ = [
     "InvalidTarget",
     "NotFound",
     "OAuthError",
+    "RateLimited",
     "ServerError",
     "TemporarilyUnavailable",
     "UnsupportedResponseType",
@@ -152,8 +153,12 @@ PUBLIC_TEXT: dict[str, str] = {
     # server
     "server_error": "The server encountered an unexpected condition.",
     "store_unavailable": "The service is temporarily unavailable.",
+    # rate limits at the token endpoint (docs/operations.md)
+    "rate_limited_client": "Too many requests from this client; retry after the Retry-After interval.",
+    "rate_limited_user": "Too many token requests for this user; retry after the Retry-After interval.",
     # admin
     "admin_auth_required": "Administrator credentials are required.",
+    "metrics_auth_required": "The metrics token is required.",
     "not_found": "The requested object does not exist.",
     "conflict": "The object already exists or conflicts with another.",
     "invalid_input": "The input is invalid.",
@@ -168,6 +173,8 @@ class DeputyError(Exception):
     # False for answers that are states rather than refusals (a CIBA poll before the user has
     # decided): logged, but not written to the audit trail at every poll.
     audited: ClassVar[bool] = True
+    # Seconds for the Retry-After header (RFC 9110 §10.2.3), for errors a client should retry.
+    retry_after: int | None = None
 
     def __init__(self, reason: str, detail: str = "", *, public: str | None = None) -> None:
         if reason not in PUBLIC_TEXT:
@@ -234,8 +241,25 @@ class ServerError(OAuthError):
 
 
 class TemporarilyUnavailable(OAuthError):
+    """The store (or another dependency) does not answer: 503 with Retry-After."""
+
     error = "temporarily_unavailable"
     status_code = 503
+    retry_after = 1
+
+
+class RateLimited(OAuthError):
+    """A rate limit: HTTP 429 (RFC 6585 §4) with Retry-After. The code is ``slow_down``, the
+    code RFC 8628 §3.5 and OpenID CIBA give a client that asks too often; RFC 6749 defines none
+    for the token endpoint, and ``temporarily_unavailable`` would blame the server. (A CIBA
+    poll that comes too early is another ``slow_down``: 400, per CIBA Core §11.)"""
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, reason: str, detail: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = max(1, retry_after)
 
 
 class UnsupportedResponseType(OAuthError):

@@ -25,6 +25,7 @@ from deputy.protocol.grants.refresh_token import RefreshTokenGrant
 from deputy.protocol.introspection import IntrospectionEndpoint
 from deputy.protocol.revocation import RevocationEndpoint
 from deputy.protocol.token_endpoint import TokenEndpoint
+from deputy.ratelimit import rate_limits_for
 from deputy.storage import Store
 
 
@@ -69,7 +70,7 @@ class Deputy:
             settings=settings,
             store=store,
             context=ctx,
-            token=TokenEndpoint(ctx, grants, authenticator),
+            token=TokenEndpoint(ctx, grants, authenticator, limits=rate_limits_for(settings, store.clock)),
             introspection=IntrospectionEndpoint(ctx, authenticator),
             revocation=RevocationEndpoint(ctx, authenticator, store.codes),
         )

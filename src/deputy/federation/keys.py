@@ -62,6 +62,8 @@ class IssuerKeyCache:
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self.cache_hits = 0  # keys answered from the cache (a metric)
+        self.cache_misses = 0  # fetches attempted
 
     def _lock(self, issuer: str) -> threading.Lock:
         with self._guard:
@@ -81,12 +83,15 @@ class IssuerKeyCache:
         held = entry is not None and entry.keys is not None and (kid is None or kid in entry.kids)
         fresh = entry is not None and entry.fetched_at is not None and now - entry.fetched_at < self._max_age
         if entry is not None and entry.keys is not None and held and fresh:
+            self.cache_hits += 1
             return entry.keys
         if entry is not None and now - entry.attempted_at < self._refresh_interval:
             if entry.keys is not None:
+                self.cache_hits += 1
                 return entry.keys  # rate-limited: an unknown kid stays unknown until later
             wait = self._refresh_interval - (now - entry.attempted_at)
             raise KeysUnavailable(f"{entry.error} (next attempt in {wait} s)")
+        self.cache_misses += 1
         try:
             keys = self._fetch(issuer)
         except KeysUnavailable as exc:

@@ -30,6 +30,7 @@ from deputy.admin.schema import (
     user_to_dict,
 )
 from deputy.admin.schema import consent_to_dict
+from deputy.http.admin_openapi import admin_openapi
 from deputy.audit import verify_chain
 from deputy.errors import AdminAuthRequired, InvalidInput, NotFound
 from deputy.realm import AgentStatus
@@ -372,6 +373,7 @@ def admin_routes(deputy: Deputy, admin_token: str) -> list[BaseRoute]:
         r("/admin/partners", guarded(put_partner), methods=["POST"]),
         r("/admin/partners/{issuer:path}", guarded(get_partner), methods=["GET"]),
         r("/admin/partners/{issuer:path}", guarded(delete_partner), methods=["DELETE"]),
+        r("/admin/openapi.json", guarded(lambda request, body: admin_openapi(deputy.settings.issuer)), methods=["GET"]),
     ]
 
 

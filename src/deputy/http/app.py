@@ -7,15 +7,18 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from deputy.errors import DeputyError, InvalidRequest
+from deputy.errors import DeputyError, InvalidRequest, OAuthError
 from deputy.http.admin_api import admin_routes
 from deputy.http.console import console_routes
-from deputy.http.errors import deputy_error_handler, http_error_handler, render_error, unexpected_error_handler
+from deputy.http.errors import deputy_error_handler, http_error_handler, unexpected_error_handler
+from deputy.http.health import health_routes
+from deputy.http.metrics import UNKNOWN, Metrics, MetricsMiddleware, metrics_routes
 from deputy.http.oidc_api import oidc_routes
 from deputy.http.signin import signin_routes
 from deputy.protocol.discovery import server_metadata
@@ -77,9 +80,22 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
             identity_chaining=deputy.context.chaining is not None,
         )
 
+    metrics = Metrics(deputy) if settings.metrics_enabled else None
+
     async def token(request: Request) -> Response:
-        form = await _form(request)
-        return _json(await run_in_threadpool(deputy.token.handle, form))
+        if metrics is None:
+            form = await _form(request)
+            return _json(await run_in_threadpool(deputy.token.handle, form))
+        grant = UNKNOWN
+        try:
+            form = await _form(request)
+            grant = metrics.grant_label(form)
+            response = await run_in_threadpool(deputy.token.handle, form)
+        except OAuthError as error:
+            metrics.token_answered(grant, error)
+            raise
+        metrics.token_answered(grant, None)
+        return _json(response)
 
     async def introspect(request: Request) -> Response:
         form = await _form(request)
@@ -103,13 +119,6 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
     async def openid_metadata(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(metadata, True))
 
-    async def health(request: Request) -> Response:
-        try:
-            await run_in_threadpool(deputy.store.audit.count)
-        except DeputyError as exc:
-            return render_error(exc)
-        return JSONResponse({"status": "ok"})
-
     routes = [
         Route("/.well-known/oauth-authorization-server", oauth_metadata),
         Route("/.well-known/openid-configuration", openid_metadata),
@@ -118,7 +127,8 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         Route("/introspect", introspect, methods=["POST"]),
         Route("/revoke", revoke, methods=["POST"]),
         Route("/bc-authorize", bc_authorize, methods=["POST"]),
-        Route("/healthz", health),
+        *health_routes(deputy),
+        *(metrics_routes(metrics, settings.metrics_token) if metrics is not None else []),
         *signin_routes(deputy),
         *oidc_routes(deputy),
         *admin_routes(deputy, admin_token),
@@ -126,6 +136,7 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else [],
         exception_handlers={
             DeputyError: deputy_error_handler,
             HTTPException: http_error_handler,

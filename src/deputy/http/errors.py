@@ -15,7 +15,6 @@ from deputy.errors import (
     InvalidClient,
     InvalidToken,
     OAuthError,
-    TemporarilyUnavailable,
 )
 from deputy.protocol.response import NO_STORE
 
@@ -30,8 +29,8 @@ def render_error(error: DeputyError, request: Request | None = None) -> JSONResp
     if isinstance(error, (InvalidToken, InsufficientScope)):
         # RFC 6750 §3: a protected resource (the userinfo endpoint) answers with a Bearer challenge.
         headers["WWW-Authenticate"] = f'Bearer realm="deputy", error="{error.error}"'
-    if isinstance(error, TemporarilyUnavailable):
-        headers["Retry-After"] = "1"
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, AdminError) and error.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="deputy-admin"'
     body: dict[str, str] = {"error": error.error, "error_description": error.description}

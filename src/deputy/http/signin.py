@@ -98,7 +98,10 @@ def signin_routes(deputy: Deputy) -> list[BaseRoute]:
     endpoint = deputy.authorization
 
     def error_page(error: OAuthError) -> Response:
-        return page("error.html", status=error.status_code, message=error.description, error=error.error)
+        response = page("error.html", status=error.status_code, message=error.description, error=error.error)
+        if error.retry_after is not None:  # the store is unavailable: the browser may try again
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     def who(session: Session | None) -> SignedInUser | None:
         return None if session is None else SignedInUser(session.username, session.auth_time)

@@ -1,7 +1,7 @@
 """The token endpoint as a pipeline of small steps (RFC 6749 §3.2):
 
-parse → authenticate the client → check it is active → dispatch to the grant → record lineage and
-audit durably → respond. A refusal at any step is audited with everything learnt so far.
+parse → authenticate the client → check it is active → the client's rate limit → dispatch to the
+grant → the user's rate limit → record lineage and audit durably → respond. A refusal at any step is audited with everything learnt so far.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from deputy.protocol.client_auth import ClientAuthenticator, default_authenticat
 from deputy.protocol.client_auth.base import claimed_client_id
 from deputy.protocol.context import ServerContext
 from deputy.protocol.grants import GrantRegistry, Trace, default_grants
+from deputy.protocol.rate_limit import TokenRateLimits
 from deputy.protocol.request import FormRequest
 from deputy.protocol.response import NO_STORE, Response
 from deputy.realm import AgentStatus
@@ -26,10 +27,12 @@ class TokenEndpoint:
         ctx: ServerContext,
         grants: GrantRegistry | None = None,
         authenticator: ClientAuthenticator | None = None,
+        limits: TokenRateLimits | None = None,
     ) -> None:
         self.ctx = ctx
         self.grants = grants or default_grants()
         self.authenticator = authenticator or default_authenticator()
+        self.limits = limits or TokenRateLimits()
 
     def handle(self, request: FormRequest) -> Response:
         """Answer a token request. Raises only :class:`OAuthError` (already audited)."""
@@ -62,7 +65,10 @@ class TokenEndpoint:
         grant = self.grants.get(grant_type)
         if grant is None:
             raise UnsupportedGrantType("unsupported_grant_type", f"grant_type {grant_type!r}")
+        self.limits.check_client(client.client_id)
         issued = grant.issue(request, client, self.ctx, trace)
+        # Per user: the grant has identified the user; the token it signed is dropped unrecorded.
+        self.limits.check_user(grant.grant_type, issued.record.subject, issued.record.mode)
         # Durable before we answer: the lineage record (revocation needs it) and the audit event.
         self.ctx.tokens.record_issuance(issued.record, issued.event)
         log.debug("token.issued jti=%s client=%s sub=%s", issued.record.jti, client.client_id, issued.record.subject)

@@ -25,6 +25,8 @@ class KeyStore:
         self._loaded_at = 0
         self._next_retirement: int | None = None  # when the ring must drop a retiring key
         self._lock = threading.Lock()
+        self.cache_hits = 0  # key_ring() answered without reading the database (a metric)
+        self.cache_misses = 0
 
     def stored_keys(self) -> list[StoredKey]:
         with self._db.read() as conn:
@@ -81,6 +83,7 @@ class KeyStore:
         with self._lock:
             retired = self._next_retirement is not None and now >= self._next_retirement
             if self._ring is None or retired or now - self._loaded_at >= self._refresh:
+                self.cache_misses += 1
                 keys = self.stored_keys()
                 self._ring = KeyRing(keys, now)
                 self._loaded_at = now
@@ -88,4 +91,6 @@ class KeyStore:
                 # to ``refresh_seconds`` later.
                 pending = [k.retire_at for k in keys if k.retire_at is not None and k.retire_at > now]
                 self._next_retirement = min(pending) if pending else None
+            else:
+                self.cache_hits += 1
             return self._ring

@@ -68,7 +68,7 @@ def claimed_client_id(request: FormRequest) -> str | None:
     if auth.lower().startswith("basic "):
         try:
             decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and a non-ASCII header value
             return None
         return unquote_plus(decoded.partition(":")[0]) or None
     try:

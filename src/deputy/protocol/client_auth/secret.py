@@ -35,7 +35,7 @@ class ClientSecretBasic:
         assert request.authorization is not None  # noqa: S101 - presented() checked it
         try:
             decoded = base64.b64decode(request.authorization[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and a non-ASCII header value
             raise InvalidClient("client_secret_invalid", "undecodable Basic credentials") from None
         raw_id, sep, raw_secret = decoded.partition(":")
         if not sep or not raw_id:
