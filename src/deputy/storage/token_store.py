@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
 
 from deputy.audit import AuditEvent, AuditRecord
 from deputy.clock import Clock
@@ -24,6 +24,13 @@ _DESCENDANTS = text(
     SELECT jti FROM tree
     """
 )
+
+
+# Built once: the hot path then skips constructing and coercing a statement per call.
+_PARENT_REVOKED = select(tokens.c.revoked_at, tokens.c.revoked_reason).where(tokens.c.jti == bindparam("jti"))
+_INSERT_TOKEN = insert(tokens)
+_INSERT_ACTOR = insert(token_actors)
+_BY_JTI = select(tokens).where(tokens.c.jti == bindparam("jti"))
 
 
 def _record(row: Row[Any]) -> TokenRecord:
@@ -57,24 +64,23 @@ class TokenStore:
                 # The parent may have been revoked after the grant read it and before this
                 # commit (revocations hold the same lock, so this read is current): the cascade
                 # covers this token too, or the tree would show a live child of a revoked token.
-                parent = conn.execute(
-                    select(tokens.c.revoked_at, tokens.c.revoked_reason).where(tokens.c.jti == record.parent_jti)
-                ).first()
+                parent = conn.execute(_PARENT_REVOKED, {"jti": record.parent_jti}).first()
                 if parent is not None and parent.revoked_at is not None:
                     revoked_at, revoked_reason = int(parent.revoked_at), parent.revoked_reason
             conn.execute(
-                insert(tokens).values(
+                _INSERT_TOKEN,
+                dict(
                     jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
                     client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
                     audience=list(record.audience), scope=list(record.scope),
                     actors=list(record.actors), issued_at=record.issued_at,
                     expires_at=record.expires_at, revoked_at=revoked_at, revoked_reason=revoked_reason,
                     grant_ref=record.grant_ref,
-                )
+                ),
             )
             actors = set(record.actors)
             if actors:
-                conn.execute(insert(token_actors), [{"jti": record.jti, "agent_id": a} for a in actors])
+                conn.execute(_INSERT_ACTOR, [{"jti": record.jti, "agent_id": a} for a in actors])
             return append_in(conn, event, self._clock.now())
 
     def get_token(self, jti: str) -> TokenRecord | None:
@@ -89,7 +95,7 @@ class TokenStore:
             current: str | None = jti
             while current is not None and current not in seen:
                 seen.add(current)
-                row = conn.execute(select(tokens).where(tokens.c.jti == current)).first()
+                row = conn.execute(_BY_JTI, {"jti": current}).first()
                 if row is None:
                     break
                 record = _record(row)
