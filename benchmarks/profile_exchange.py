@@ -56,7 +56,7 @@ STAGES = [
     ("policy decide", "policy/delegation.py", "decide"),
     ("sign", "jose/keys.py", "sign"),
     ("lineage + audit write", "storage/token_store.py", "record_issuance"),
-    ("  audit append", "storage/audit_store.py", "append_in"),
+    ("  audit append", "storage/audit_store.py", "append_many_in"),
     ("  transaction commit", "sqlalchemy/engine/base.py", "commit"),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,15 +24,23 @@ _INSERT = insert(audit_events)
 
 def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:
     """Append inside the caller's write transaction (which must hold the audit lock)."""
+    return append_many_in(conn, [(event, now)])[0]
+
+
+def append_many_in(conn: Connection, events: Sequence[tuple[AuditEvent, int]]) -> list[AuditRecord]:
+    """Append events (each with its time) in order, inside the caller's write transaction (which
+    must hold the audit lock): one read of the chain head, one multi-row insert."""
     head = conn.execute(_HEAD).first()
-    seq = 1 if head is None else int(head.seq) + 1
+    seq = 0 if head is None else int(head.seq)
     prev_hash = GENESIS_HASH if head is None else str(head.hash)
-    event_id = uuid.uuid4().hex
-    as_dict = event.to_dict()
-    digest = chain_hash_of(prev_hash, seq, event_id, now, as_dict)
-    conn.execute(
-        _INSERT,
-        dict(
+    rows: list[dict[str, object]] = []
+    records: list[AuditRecord] = []
+    for event, now in events:
+        seq += 1
+        event_id = uuid.uuid4().hex
+        as_dict = event.to_dict()
+        digest = chain_hash_of(prev_hash, seq, event_id, now, as_dict)
+        rows.append(dict(
             seq=seq,
             event_id=event_id,
             time=now,
@@ -45,9 +53,12 @@ def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:
             body=json.dumps(as_dict, sort_keys=True, separators=(",", ":")),
             prev_hash=prev_hash,
             hash=digest,
-        ),
-    )
-    return AuditRecord(seq, event_id, now, event, prev_hash, digest)
+        ))
+        records.append(AuditRecord(seq, event_id, now, event, prev_hash, digest))
+        prev_hash = digest
+    if rows:
+        conn.execute(_INSERT, rows)
+    return records
 
 
 @dataclass(frozen=True)
