@@ -140,6 +140,8 @@ def main() -> int:
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite in a temporary home)")
     parser.add_argument("--asgi", action="store_true", help="through the Starlette app (ASGI), not the pipeline")
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions by own time")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="count statements/transactions with this many concurrent exchanges (group commit)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="deputy-profile-") as tmp:
@@ -175,7 +177,14 @@ def main() -> int:
         engine = deputy.store.db.engine
         event.listen(engine, "before_cursor_execute", on_execute)
         event.listen(engine, "begin", on_begin)
-        run(requests(subject, args.auth, key, 50))
+        counted = 50 * args.threads
+        if args.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(args.threads) as pool:
+                list(pool.map(deputy.token.handle, requests(subject, args.auth, key, counted)))
+        else:
+            run(requests(subject, args.auth, key, counted))
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine, "begin", on_begin)
 
@@ -196,9 +205,11 @@ def main() -> int:
     raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
     print(f"database   {args.database or 'sqlite (temporary file)'}; auth {args.auth}; alg {args.alg};"
           f" {'ASGI app' if args.asgi else 'protocol pipeline'}")
-    print(f"statements per exchange  {sum(statements.values()) / 50:.2f}  "
-          + ", ".join(f"{k} {v / 50:.2f}" for k, v in sorted(statements.items())))
-    print(f"transactions per exchange {transactions / 50:.2f}")
+    counted = 50 * args.threads
+    print(f"statements per exchange  {sum(statements.values()) / counted:.2f}  "
+          + ", ".join(f"{k} {v / counted:.2f}" for k, v in sorted(statements.items()))
+          + f"  ({args.threads} concurrent)")
+    print(f"transactions per exchange {transactions / counted:.2f}")
     print(f"CPU per exchange, no profiler  {cpu_plain / n * 1000:.3f} ms")
     print(f"CPU per exchange, profiled     {cpu / n * 1000:.3f} ms (wall {wall / n * 1000:.3f} ms)")
     print("stage (cumulative, profiled, ms per exchange):")
@@ -212,7 +223,7 @@ def main() -> int:
     print(f"  {'(own time in sqlalchemy)':<28} {sqla / n * 1000:8.3f}")
     if args.top:
         stats.sort_stats("tottime").print_stats(args.top)
-    print(json.dumps({"statements": sum(statements.values()) / 50, "transactions": transactions / 50,
+    print(json.dumps({"statements": sum(statements.values()) / counted, "transactions": transactions / counted,
                       "cpu_ms": round(cpu_plain / n * 1000, 3), "stages_ms": result}))
     return 0
 
