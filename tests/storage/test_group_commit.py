@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from deputy.errors import TemporarilyUnavailable
 from deputy.storage.group_commit import GroupCommit
 
 
@@ -83,3 +84,25 @@ def test_a_single_write_error_reaches_its_caller() -> None:
         group.submit(1)
     with pytest.raises(Boom):  # and the group is usable again afterwards
         group.submit(2)
+
+
+def test_an_unavailable_store_fails_the_batch_without_retrying_each_write() -> None:
+    calls: list[int] = []
+
+    def write(items: Sequence[int]) -> list[int]:
+        calls.append(len(items))
+        time.sleep(0.01)
+        raise TemporarilyUnavailable("store_unavailable", "connection refused")
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+
+    def submit(i: int) -> str:
+        try:
+            group.submit(i)
+        except TemporarilyUnavailable:
+            return "unavailable"
+        return "written"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(submit, range(32))) == {"unavailable"}
+    assert sum(calls) == 32  # every write was tried once, in some batch: no retries one by one

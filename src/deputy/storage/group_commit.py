@@ -9,7 +9,8 @@ returns before the transaction holding its write has committed: the durability p
 same as one transaction per token, only cheaper. Under light load a batch is one write.
 
 If a batch fails, each write in it is retried on its own, so that one bad write (a constraint
-violation, say) fails only its own request.
+violation, say) fails only its own request — unless the store is unavailable, when every request
+in the batch gets that answer at once (no retries against a database that is down).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
+
+from deputy.errors import TemporarilyUnavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,8 +89,9 @@ class GroupCommit(Generic[T, R]):
         try:
             results = self._write([p.item for p in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to the requests it concerns
-            if len(batch) == 1:
-                batch[0].error = exc
+            if len(batch) == 1 or isinstance(exc, TemporarilyUnavailable):
+                for pending in batch:
+                    pending.error = exc
                 return
             for pending in batch:  # one by one: a bad write fails only its own request
                 try:
