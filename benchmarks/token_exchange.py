@@ -158,8 +158,8 @@ deputy.close()
 """
 
 
-def worker_memory(server: subprocess.Popen[bytes]) -> dict[int, float]:
-    """Resident MiB of each process serving requests: uvicorn's workers, or the server itself."""
+def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """The processes serving requests: uvicorn's workers, or the server itself."""
     pids = [server.pid]
     children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True, text=True,
                               check=False).stdout.split()
@@ -171,8 +171,25 @@ def worker_memory(server: subprocess.Popen[bytes]) -> dict[int, float]:
             continue
         if b"spawn_main" in cmdline:
             workers.append(int(child))
+    return workers or pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids`` (from /proc; 0 where unreadable)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def worker_memory(pids: list[int]) -> dict[int, float]:
+    """Resident MiB of each of ``pids``."""
     rss: dict[int, float] = {}
-    for pid in workers or pids:
+    for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -370,6 +387,7 @@ def report(r: dict[str, Any]) -> None:
           f"connection: {r['conn_errors']})")
     print(f"  ES256 sign+verify     {r['es256_sign_verify_per_s']:.0f} pairs/s on one core (joserfc, this run)")
     print(f"  exchanges / ceiling   {r['exchanges_to_es256_ceiling']:.3f}")
+    print(f"  server CPU            {r['server_cpu_ms_per_request']:.2f} ms per request (all workers, user + system)")
     print(f"  audit verify          {'OK' if r['audit_intact'] else 'FAILED'}: {r['audit_verify_output']}")
     enough = ">=" if grew >= r["smoke_exchanges"] + r["ok"] else "FEWER THAN"
     print(f"  token.issued events   {r['token_issued_before']} -> {r['token_issued_after']} (+{grew}), "
@@ -450,13 +468,16 @@ def main() -> int:
             smoke = 4 * args.workers
             smoke_test(port, bodies if len(bodies) > 1 else bodies * smoke, headers, smoke)
             load_bodies = bodies[64:] if len(bodies) > 1 else bodies
+            pids = worker_pids(server)
+            cpu_before = cpu_seconds(pids)
             print(f"driving {args.connections} connections for {args.duration} s with {args.loadgen} ...",
                   flush=True)
             if args.loadgen == "wrk":
                 result = run_wrk(port, subject_token, args.connections, args.duration, bodies_file)
             else:
                 result = run_python(port, load_bodies, headers, args.connections, args.duration, args.rate)
-            rss = worker_memory(server)
+            server_cpu = cpu_seconds(pids) - cpu_before
+            rss = worker_memory(pids)
         verify = cli(env, "audit", "verify")
         issued_after = count_issued(env)
         summary = {
@@ -476,6 +497,7 @@ def main() -> int:
             "smoke_exchanges": smoke, "server_log_problems": log_problems(log),
             "database": "PostgreSQL" if args.database else "SQLite", "client_auth": args.auth, "alg": args.alg,
             "worker_rss_mib": {str(pid): round(mib, 1) for pid, mib in rss.items()},
+            "server_cpu_ms_per_request": round(server_cpu / max(result.requests, 1) * 1000, 3),
         }
         summary["audit_ok"] = summary["audit_intact"] and issued_after - issued_before >= smoke + result.ok
         report(summary)
