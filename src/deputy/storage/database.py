@@ -60,7 +60,10 @@ class Database:
             self._configure_sqlite()
             database = self.engine.url.database
             if database and database != ":memory:" and not database.startswith("file:"):
-                self._lock_file = os.open(database + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    self._lock_file = os.open(database + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                except OSError:
+                    pass  # no lock file (e.g. no directory yet): SQLite's busy handler alone, as before
         self._track_realm_writes()
 
     def _track_realm_writes(self) -> None:
