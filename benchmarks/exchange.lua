@@ -2,6 +2,8 @@
 -- Used by benchmarks/token_exchange.py; standalone:
 --   SUBJECT_TOKEN=$(.venv/bin/deputy token user jane --client incident-agent) \
 --     wrk -t2 -c16 -d10s -s benchmarks/exchange.lua http://127.0.0.1:8000/token
+-- With BODIES_FILE (private_key_jwt: one form body per line, each with its own client assertion),
+-- thread n of WRK_THREADS sends lines n, n + WRK_THREADS, ... once each, and no Basic credentials.
 -- Counts every non-200 response (wrk itself only counts non-2xx/3xx) and, when done, prints one
 -- line "WRK_JSON {...}" with requests, duration, latency percentiles (microseconds) and errors.
 
@@ -27,14 +29,40 @@ wrk.body = table.concat({
 
 -- Each wrk thread has its own Lua state: count there, add up in done().
 local threads = {}
+local bodies_file = os.getenv("BODIES_FILE")
+local thread_count = tonumber(os.getenv("WRK_THREADS") or "1")
 
 function setup(thread)
+  thread:set("id", #threads)
   table.insert(threads, thread)
 end
 
 function init(args)
   non200 = 0
   statuses = {}
+  if bodies_file ~= nil and bodies_file ~= "" then
+    wrk.headers["Authorization"] = nil
+    bodies, next_body = {}, 1
+    local n = 0
+    for line in io.lines(bodies_file) do
+      if n % thread_count == id then
+        table.insert(bodies, line)
+      end
+      n = n + 1
+    end
+  end
+end
+
+function request()
+  if bodies == nil then
+    return wrk.request()
+  end
+  local body = bodies[next_body]
+  if body == nil then
+    error("BODIES_FILE exhausted: make more assertions")
+  end
+  next_body = next_body + 1
+  return wrk.format("POST", nil, nil, body)
 end
 
 function response(status, headers, body)

@@ -2,7 +2,10 @@
 
 Sets up a throw-away home with the development realm, starts the production server with one
 worker per core, drives POST /token from a separate process (wrk, or a Python fallback), then
-checks that the audit trail is intact and recorded every exchange. See benchmarks/README.md.
+checks that the audit trail is intact and recorded every exchange. Variants: ``--auth jwt``
+(private_key_jwt, a fresh assertion per request), ``--alg RS256`` (the resource's tokens signed
+with RS256), ``--database postgresql+psycopg://...`` (a throw-away schema). Reports the resident
+memory of every server process after the run. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[None]:
+def running_server(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``deputy serve`` in its own process group; always stopped (TERM, then KILL) on exit."""
     with log.open("wb") as out:  # a file, not a pipe: a full pipe would stall the server
         proc = subprocess.Popen([DEPUTY, "serve", "--workers", str(workers), "--port", str(port)],
@@ -95,7 +98,7 @@ def running_server(env: dict[str, str], port: int, workers: int, log: Path) -> I
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not healthy after 60 s:\n{log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -112,10 +115,112 @@ def exchange_request(subject_token: str) -> tuple[bytes, dict[str, str]]:
     return body.encode(), {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"}
 
 
-def smoke_test(port: int, body: bytes, headers: dict[str, str], count: int) -> None:
+def jwt_bodies(subject_token: str, key_file: Path, issuer: str, count: int) -> list[bytes]:
+    """``count`` exchange bodies, each with its own private_key_jwt assertion (a ``jti`` is
+    accepted once, so no body may be sent twice)."""
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+
+    key = ECKey.import_key(json.loads(key_file.read_text()))
+    now = int(time.time())
+    header = {"alg": "ES256", "kid": key.kid}
+    bodies = []
+    for _ in range(count):
+        assertion = jwt.encode(header, {"iss": CLIENT_ID, "sub": CLIENT_ID, "aud": issuer, "iat": now,
+                                        "exp": now + 590, "jti": os.urandom(12).hex()}, key)
+        bodies.append(urllib.parse.urlencode({
+            "grant_type": GRANT, "subject_token": subject_token, "subject_token_type": ACCESS_TOKEN,
+            "audience": AUDIENCE, "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion}).encode())
+    return bodies
+
+
+# Run with the project's Python and the run's DEPUTY_* environment, before the server starts.
+PREPARE = """
+import json, sys
+from dataclasses import replace
+from pathlib import Path
+from joserfc.jwk import ECKey
+from deputy.config import Settings
+from deputy.runtime import Deputy
+
+alg, key_file = sys.argv[1], sys.argv[2]
+deputy = Deputy.open(Settings.from_env())
+admin = deputy.admin("benchmark")
+if alg != "ES256":
+    resource = deputy.store.realm.get_resource("https://incidents.example")
+    admin.put_resource(replace(resource, signing_alg=alg))
+if key_file:
+    key = ECKey.generate_key("P-256", parameters={"kid": "benchmark", "alg": "ES256"}, private=True)
+    admin.add_key("incident-agent", key.as_dict(private=False))
+    Path(key_file).write_text(json.dumps(key.as_dict(private=True)))
+deputy.close()
+"""
+
+
+def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """The processes serving requests: uvicorn's workers, or the server itself."""
+    pids = [server.pid]
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True, text=True,
+                              check=False).stdout.split()
+    workers = []  # uvicorn's workers are multiprocessing spawns; skip its resource tracker
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            workers.append(int(child))
+    return workers or pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids`` (from /proc; 0 where unreadable)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def worker_memory(pids: list[int]) -> dict[int, float]:
+    """Resident MiB of each of ``pids``."""
+    rss: dict[int, float] = {}
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss[pid] = int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return rss
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server of ``url``, dropped afterwards; yields its URL."""
+    from sqlalchemy import create_engine, text
+
+    schema = "deputy_bench_" + os.urandom(6).hex()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def smoke_test(port: int, bodies: list[bytes], headers: dict[str, str], count: int) -> None:
     """A few sequential exchanges to warm up; the first failure aborts the run (with the reason)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    for _ in range(count):
+    for body in bodies[:count]:
         conn.request("POST", "/token", body, headers)
         resp = conn.getresponse()
         payload = resp.read()
@@ -149,11 +254,15 @@ def es256_sign_verify_rate(seconds: float = 2.0) -> float:
 
 # ---------------------------------------------------------------- load generators
 
-def run_wrk(port: int, subject_token: str, connections: int, duration: int) -> LoadResult:
+def run_wrk(port: int, subject_token: str, connections: int, duration: int,
+            bodies_file: Path | None = None) -> LoadResult:
     threads = max(1, min(connections, os.cpu_count() or 1))
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
            "-s", str(HERE / "exchange.lua"), f"http://127.0.0.1:{port}/token"]
-    done = subprocess.run(cmd, check=False, env=os.environ | {"SUBJECT_TOKEN": subject_token},
+    extra = {"SUBJECT_TOKEN": subject_token, "WRK_THREADS": str(threads)}
+    if bodies_file is not None:
+        extra["BODIES_FILE"] = str(bodies_file)  # private_key_jwt: one body per line, each sent once
+    done = subprocess.run(cmd, check=False, env=os.environ | extra,
                           capture_output=True, text=True, timeout=duration + 120)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:
@@ -171,12 +280,13 @@ class _Tally:
     errors: int = 0
 
 
-def _client(port: int, body: bytes, headers: dict[str, str], slot: int, stride: int, start: float,
+def _client(port: int, bodies: list[bytes], headers: dict[str, str], slot: int, stride: int, start: float,
             deadline: float, rate: float | None, tally: _Tally) -> None:
     """One persistent connection. With ``rate``, request i is due at start + i/rate and latency is
     counted from when it was due (so a slow server is not hidden by coordinated omission)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     i = slot
+    sent = slot  # this connection sends bodies[slot], bodies[slot + stride], ...
     while True:
         if rate is not None:
             due, i = start + i / rate, i + stride
@@ -186,6 +296,8 @@ def _client(port: int, body: bytes, headers: dict[str, str], slot: int, stride: 
                 time.sleep(wait)
         elif (due := time.perf_counter()) >= deadline:
             break
+        body = bodies[sent % len(bodies)]
+        sent += stride
         try:
             conn.request("POST", "/token", body, headers)
             resp = conn.getresponse()
@@ -204,11 +316,11 @@ def _client(port: int, body: bytes, headers: dict[str, str], slot: int, stride: 
 Outcome = tuple[float, list[float], dict[str, int], int]  # seconds, latencies, statuses, errors
 
 
-def _loadgen_process(port: int, body: bytes, headers: dict[str, str], connections: int,
+def _loadgen_process(port: int, bodies: list[bytes], headers: dict[str, str], connections: int,
                      duration: float, rate: float | None, results: mp.Queue[Outcome]) -> None:
     tallies = [_Tally() for _ in range(connections)]
     start = time.perf_counter()
-    threads = [threading.Thread(target=_client, args=(port, body, headers, n, connections, start,
+    threads = [threading.Thread(target=_client, args=(port, bodies, headers, n, connections, start,
                                                       start + duration, rate, tallies[n]))
                for n in range(connections)]
     for t in threads:
@@ -229,13 +341,13 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))]
 
 
-def run_python(port: int, body: bytes, headers: dict[str, str], connections: int, duration: int,
+def run_python(port: int, bodies: list[bytes], headers: dict[str, str], connections: int, duration: int,
                rate: float | None) -> LoadResult:
     """Threads with one keep-alive connection each, in a separate (spawned) process."""
     ctx = mp.get_context("spawn")
     queue: mp.Queue[Outcome] = ctx.Queue()
     proc = ctx.Process(target=_loadgen_process, daemon=True,
-                       args=(port, body, headers, connections, duration, rate, queue))
+                       args=(port, bodies, headers, connections, duration, rate, queue))
     proc.start()
     seconds, latencies, statuses, errors = queue.get(timeout=duration + 120)  # before join()
     proc.join()
@@ -264,7 +376,8 @@ def report(r: dict[str, Any]) -> None:
     rate = f", fixed rate {r['rate']:g}/s" if r["rate"] else ""
     print(f"\nDeputy token exchange: {r['cpus']} CPUs, Python {platform.python_version()}, "
           f"{platform.platform()}, load average {r['load_average_at_start']} at start")
-    print(f"  server workers        {r['server_workers']} (deputy serve, SQLite store)")
+    print(f"  server workers        {r['server_workers']} (deputy serve, {r['database']} store)")
+    print(f"  variant               client auth {r['client_auth']}, tokens signed {r['alg']}")
     print(f"  load generator        {r['loadgen']}{rate}, {r['connections']} keep-alive connections, "
           f"{r['seconds']:.1f} s")
     print(f"  requests/s            {r['requests_per_s']}  ({r['requests']} responses)")
@@ -274,10 +387,14 @@ def report(r: dict[str, Any]) -> None:
           f"connection: {r['conn_errors']})")
     print(f"  ES256 sign+verify     {r['es256_sign_verify_per_s']:.0f} pairs/s on one core (joserfc, this run)")
     print(f"  exchanges / ceiling   {r['exchanges_to_es256_ceiling']:.3f}")
+    print(f"  server CPU            {r['server_cpu_ms_per_request']:.2f} ms per request (all workers, user + system)")
     print(f"  audit verify          {'OK' if r['audit_intact'] else 'FAILED'}: {r['audit_verify_output']}")
     enough = ">=" if grew >= r["smoke_exchanges"] + r["ok"] else "FEWER THAN"
     print(f"  token.issued events   {r['token_issued_before']} -> {r['token_issued_after']} (+{grew}), "
           f"{enough} {r['smoke_exchanges']} smoke-test + {r['ok']} OK exchanges")
+    rss = ", ".join(f"{v:.0f}" for v in r["worker_rss_mib"].values()) or "?"
+    print(f"  resident memory       {rss} MiB per server process after "
+          f"{r['smoke_exchanges'] + r['requests']} requests in all")
     print(f"  server log            {len(r['server_log_problems'])} problem line(s)")
     for line in r["server_log_problems"][:10]:
         print(f"    {line[:300]}")
@@ -294,6 +411,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rate", type=float, help="fixed target rate (req/s) for a latency run; python loadgen only")
     p.add_argument("--port", type=int, help="server port (default: a free one)")
     p.add_argument("--keep-home", action="store_true", help="keep the temporary DEPUTY_HOME and server log")
+    p.add_argument("--auth", choices=["basic", "jwt"], default="basic",
+                   help="client_secret_basic (default) or private_key_jwt (a fresh assertion per request)")
+    p.add_argument("--alg", choices=["ES256", "RS256"], default="ES256", help="the issued tokens' algorithm")
+    p.add_argument("--database", help="SQLAlchemy URL of a PostgreSQL server (a throw-away schema is made "
+                                      "there); default: SQLite in the temporary home")
     args = p.parse_args()
     if args.loadgen == "auto":
         args.loadgen = "wrk" if shutil.which("wrk") and args.rate is None else "python"
@@ -309,28 +431,53 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or free_port()
     home = Path(tempfile.mkdtemp(prefix="deputy-bench-"))
-    env, log = deputy_env(home, f"http://127.0.0.1:{port}"), home / "server.log"
+    issuer = f"http://127.0.0.1:{port}"
+    env, log = deputy_env(home, issuer), home / "server.log"
+    schema = postgres_schema(args.database) if args.database else None
+    entered = False
     try:
+        if schema is not None:
+            env["DEPUTY_DATABASE_URL"] = schema.__enter__()
+            entered = True
         for step in (("init", "--dev-realm"), ("token", "user", "jane", "--client", CLIENT_ID)):
             done = cli(env, *step)
             if done.returncode != 0:
                 raise RuntimeError(f"deputy {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
         subject_token = done.stdout.strip()
         body, headers = exchange_request(subject_token)
+        bodies, bodies_file = [body], None
+        key_file = home / "client-key.json" if args.auth == "jwt" else None
+        if args.alg != "ES256" or key_file is not None:
+            prepared = subprocess.run([sys.executable, "-c", PREPARE, args.alg, str(key_file or "")], env=env,
+                                      capture_output=True, text=True, check=False, timeout=120)
+            if prepared.returncode != 0:
+                raise RuntimeError(f"preparing the variant failed:\n{prepared.stderr}")
+        if key_file is not None:
+            count = args.duration * 3000 + 64  # more than the server can take: no body is sent twice
+            print(f"signing {count} client assertions ...", flush=True)
+            bodies = jwt_bodies(subject_token, key_file, issuer, count)
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            bodies_file = home / "bodies.txt"
+            bodies_file.write_bytes(b"\n".join(bodies[64:]) + b"\n")
         issued_before = count_issued(env)  # the CLI opens the store: not while the server runs
         load_before = os.getloadavg()[0]
         print("measuring single-core ES256 sign+verify for 2 s ...", flush=True)
         ceiling = es256_sign_verify_rate()
         print(f"starting deputy serve --workers {args.workers} on port {port} ...", flush=True)
-        with running_server(env, port, args.workers, log):
+        with running_server(env, port, args.workers, log) as server:
             smoke = 4 * args.workers
-            smoke_test(port, body, headers, smoke)
+            smoke_test(port, bodies if len(bodies) > 1 else bodies * smoke, headers, smoke)
+            load_bodies = bodies[64:] if len(bodies) > 1 else bodies
+            pids = worker_pids(server)
+            cpu_before = cpu_seconds(pids)
             print(f"driving {args.connections} connections for {args.duration} s with {args.loadgen} ...",
                   flush=True)
             if args.loadgen == "wrk":
-                result = run_wrk(port, subject_token, args.connections, args.duration)
+                result = run_wrk(port, subject_token, args.connections, args.duration, bodies_file)
             else:
-                result = run_python(port, body, headers, args.connections, args.duration, args.rate)
+                result = run_python(port, load_bodies, headers, args.connections, args.duration, args.rate)
+            server_cpu = cpu_seconds(pids) - cpu_before
+            rss = worker_memory(pids)
         verify = cli(env, "audit", "verify")
         issued_after = count_issued(env)
         summary = {
@@ -348,11 +495,16 @@ def main() -> int:
             "audit_verify_output": " ".join((verify.stdout + verify.stderr).split()),
             "token_issued_before": issued_before, "token_issued_after": issued_after,
             "smoke_exchanges": smoke, "server_log_problems": log_problems(log),
+            "database": "PostgreSQL" if args.database else "SQLite", "client_auth": args.auth, "alg": args.alg,
+            "worker_rss_mib": {str(pid): round(mib, 1) for pid, mib in rss.items()},
+            "server_cpu_ms_per_request": round(server_cpu / max(result.requests, 1) * 1000, 3),
         }
         summary["audit_ok"] = summary["audit_intact"] and issued_after - issued_before >= smoke + result.ok
         report(summary)
         return 0 if summary["audit_ok"] else 1
     finally:
+        if schema is not None and entered:
+            schema.__exit__(None, None, None)
         if args.keep_home:
             print(f"kept {home} (server log: {log})", file=sys.stderr)
         else:

@@ -46,7 +46,7 @@ class Deputy:
         if initialise:
             store.initialise()
         ctx = ServerContext(
-            settings=settings, realm=store.realm, tokens=store.tokens, audit=store.audit,
+            settings=settings, realm=store.realm_cache, tokens=store.tokens, audit=store.audit,
             replay=store.replay, keys=store.keys, clock=store.clock,
             federation=Federation(
                 issuers=store.issuers,

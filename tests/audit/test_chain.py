@@ -165,3 +165,18 @@ def test_refusal_detail_is_in_the_audit_event(deputy: Deputy) -> None:
     assert refused.detail and "requested=['hr:read']" in refused.detail
     assert exc.value.description == "None of the requested scopes can be granted."
     assert "hr:read" not in exc.value.description  # the public text is fixed
+
+
+def test_to_dict_fast_path_matches_asdict() -> None:
+    from dataclasses import asdict
+
+    flat = AuditEvent(type="token.issued", client_id="a", actor_chain=("a", "b"), audience=("x",),
+                      scope_granted=("r", "w"), data={"client_auth": "basic", "actor_token": False, "n": 1})
+    nested = AuditEvent(type="token.issued", data={"issuer": {"iss": "https://idp", "groups": ("g",)}})
+    for event in (flat, nested):
+        slow = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(event).items()}
+        assert event.to_dict() == slow
+        assert list(event.to_dict()) == list(slow)
+    copied = flat.to_dict()
+    copied["data"]["n"] = 2
+    assert flat.data["n"] == 1  # the result never aliases the event's own data

@@ -55,6 +55,8 @@ def test_issued_refused_and_latency_move(client: TestClient) -> None:
                  method="POST") == 1
     # the signing-key ring was used from its cache for the exchanges
     assert moved("deputy_cache_requests_total", cache="signing_keys", result="hit") >= 3
+    # the agent and the user of the second and third exchanges came from the realm cache
+    assert moved("deputy_cache_requests_total", cache="realm", result="hit") >= 2
     assert ("deputy_cache_requests_total", frozenset({("cache", "issuer_keys"), ("result", "miss")})) in after
 
 

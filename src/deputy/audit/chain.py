@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from deputy.audit.events import AuditEvent, AuditRecord
 
@@ -13,8 +14,13 @@ GENESIS_HASH = "0" * 64
 
 
 def chain_hash(prev_hash: str, seq: int, event_id: str, time: int, event: AuditEvent) -> str:
+    return chain_hash_of(prev_hash, seq, event_id, time, event.to_dict())
+
+
+def chain_hash_of(prev_hash: str, seq: int, event_id: str, time: int, event: Mapping[str, Any]) -> str:
+    """:func:`chain_hash` of an event already turned into its dict (``AuditEvent.to_dict``)."""
     body = json.dumps(
-        {"seq": seq, "id": event_id, "time": time, "event": event.to_dict()},
+        {"seq": seq, "id": event_id, "time": time, "event": event},
         sort_keys=True,
         separators=(",", ":"),
     )

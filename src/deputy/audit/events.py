@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Outcome = Literal["success", "failure"]
+_FLAT = (str, int, float, bool)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,13 @@ class AuditEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        raw = asdict(self)
+        if all(v is None or isinstance(v, _FLAT) for v in self.data.values()):
+            # The common case, without asdict's deep copy (a tenth of a millisecond per
+            # token): the fields are strings, tuples of strings or None, ``data`` is flat.
+            raw = {name: getattr(self, name) for name in _FIELDS}
+            raw["data"] = dict(self.data)
+        else:
+            raw = asdict(self)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in raw.items()}
 
     @classmethod
@@ -43,6 +50,9 @@ class AuditEvent:
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
+
+
+_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class _StateCollector(Collector):
 
     def caches(self) -> Iterable[tuple[str, Any]]:
         yield "signing_keys", self._deputy.store.keys
+        yield "realm", self._deputy.store.realm_cache
         yield "issuer_keys", self._deputy.context.federation.keys if self._deputy.context.federation else None
 
     def collect(self) -> Iterator[Metric]:

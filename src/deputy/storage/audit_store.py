@@ -4,29 +4,43 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Select, insert, select
 
-from deputy.audit import GENESIS_HASH, AuditEvent, AuditRecord, chain_hash
+from deputy.audit import GENESIS_HASH, AuditEvent, AuditRecord
+from deputy.audit.chain import chain_hash_of
 from deputy.clock import Clock
 from deputy.storage.database import Database
 from deputy.storage.schema import audit_events
 
 
+# Built once: the hot path then skips constructing and coercing a statement per call.
+_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+_INSERT = insert(audit_events)
+
+
 def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:
     """Append inside the caller's write transaction (which must hold the audit lock)."""
-    head = conn.execute(
-        select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-    ).first()
-    seq = 1 if head is None else int(head.seq) + 1
+    return append_many_in(conn, [(event, now)])[0]
+
+
+def append_many_in(conn: Connection, events: Sequence[tuple[AuditEvent, int]]) -> list[AuditRecord]:
+    """Append events (each with its time) in order, inside the caller's write transaction (which
+    must hold the audit lock): one read of the chain head, one multi-row insert."""
+    head = conn.execute(_HEAD).first()
+    seq = 0 if head is None else int(head.seq)
     prev_hash = GENESIS_HASH if head is None else str(head.hash)
-    event_id = uuid.uuid4().hex
-    digest = chain_hash(prev_hash, seq, event_id, now, event)
-    conn.execute(
-        insert(audit_events).values(
+    rows: list[dict[str, object]] = []
+    records: list[AuditRecord] = []
+    for event, now in events:
+        seq += 1
+        event_id = uuid.uuid4().hex
+        as_dict = event.to_dict()
+        digest = chain_hash_of(prev_hash, seq, event_id, now, as_dict)
+        rows.append(dict(
             seq=seq,
             event_id=event_id,
             time=now,
@@ -36,12 +50,15 @@ def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:
             subject=event.subject,
             actors="|" + "|".join(event.actor_chain) + "|",
             audience="|" + "|".join(event.audience) + "|",
-            body=json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":")),
+            body=json.dumps(as_dict, sort_keys=True, separators=(",", ":")),
             prev_hash=prev_hash,
             hash=digest,
-        )
-    )
-    return AuditRecord(seq, event_id, now, event, prev_hash, digest)
+        ))
+        records.append(AuditRecord(seq, event_id, now, event, prev_hash, digest))
+        prev_hash = digest
+    if rows:
+        conn.execute(_INSERT, rows)
+    return records
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,21 @@ from deputy.storage.database import Database
 from deputy.storage.issuer_store import IssuerStore, UserProvisioning
 from deputy.storage.key_store import KeyStore
 from deputy.storage.partner_store import PartnerStore
+from deputy.storage.realm_cache import RealmCache
 from deputy.storage.realm_store import RealmStore
 from deputy.storage.replay_store import ReplayStore
 from deputy.storage.token_store import TokenStore
 
 
 class Store:
-    def __init__(self, url: str, clock: Clock | None = None, key_refresh_seconds: int = 30) -> None:
+    def __init__(
+        self, url: str, clock: Clock | None = None, key_refresh_seconds: int = 30, realm_cache_seconds: float = 1.0
+    ) -> None:
         self.clock = clock or SystemClock()
         self.db = Database(url)
         self.realm = RealmStore(self.db)
+        # The token path's realm reads; fresh within realm_cache_seconds across processes.
+        self.realm_cache = RealmCache(self.realm, self.db, realm_cache_seconds)
         self.tokens = TokenStore(self.db, self.clock)
         self.audit = AuditStore(self.db, self.clock)
         # sign-in: accounts and sessions, consents, authorization codes and refresh tokens

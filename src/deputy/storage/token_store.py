@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
 
 from deputy.audit import AuditEvent, AuditRecord
 from deputy.clock import Clock
 from deputy.protocol.ports import TokenRecord
-from deputy.storage.audit_store import append_in
+from deputy.storage.audit_store import append_in, append_many_in
 from deputy.storage.database import Database
+from deputy.storage.group_commit import GroupCommit
 from deputy.storage.schema import token_actors, tokens
 
 _DESCENDANTS = text(
@@ -24,6 +25,15 @@ _DESCENDANTS = text(
     SELECT jti FROM tree
     """
 )
+
+
+# Built once: the hot path then skips constructing and coercing a statement per call.
+_PARENTS_REVOKED = select(tokens.c.jti, tokens.c.revoked_at, tokens.c.revoked_reason).where(
+    tokens.c.jti.in_(bindparam("jtis", expanding=True)), tokens.c.revoked_at.is_not(None)
+)
+_INSERT_TOKEN = insert(tokens)
+_INSERT_ACTOR = insert(token_actors)
+_BY_JTI = select(tokens).where(tokens.c.jti == bindparam("jti"))
 
 
 def _record(row: Row[Any]) -> TokenRecord:
@@ -49,33 +59,44 @@ class TokenStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._issuances: GroupCommit[tuple[TokenRecord, AuditEvent], AuditRecord] = GroupCommit(
+            self._record_issuances
+        )
 
     def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
+        """Durable before it returns; concurrent issuances share a transaction (group commit)."""
+        return self._issuances.submit((record, event))
+
+    def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord]:
         with self._db.write(audit=True) as conn:
-            revoked_at, revoked_reason = record.revoked_at, record.revoked_reason
-            if record.parent_jti is not None and revoked_at is None:
-                # The parent may have been revoked after the grant read it and before this
-                # commit (revocations hold the same lock, so this read is current): the cascade
-                # covers this token too, or the tree would show a live child of a revoked token.
-                parent = conn.execute(
-                    select(tokens.c.revoked_at, tokens.c.revoked_reason).where(tokens.c.jti == record.parent_jti)
-                ).first()
-                if parent is not None and parent.revoked_at is not None:
-                    revoked_at, revoked_reason = int(parent.revoked_at), parent.revoked_reason
-            conn.execute(
-                insert(tokens).values(
+            # A parent may have been revoked after the grant read it and before this commit
+            # (revocations hold the same lock, so this read is current): the cascade covers the
+            # new token too, or the tree would show a live child of a revoked token.
+            parents = {r.parent_jti for r, _ in items if r.parent_jti is not None and r.revoked_at is None}
+            revoked = {
+                row.jti: (int(row.revoked_at), row.revoked_reason)
+                for row in conn.execute(_PARENTS_REVOKED, {"jtis": sorted(parents)})
+            } if parents else {}
+            token_rows: list[dict[str, object]] = []
+            actor_rows: list[dict[str, object]] = []
+            for record, _ in items:
+                revoked_at, revoked_reason = record.revoked_at, record.revoked_reason
+                if record.parent_jti in revoked and revoked_at is None:
+                    revoked_at, revoked_reason = revoked[record.parent_jti]
+                token_rows.append(dict(
                     jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
                     client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
                     audience=list(record.audience), scope=list(record.scope),
                     actors=list(record.actors), issued_at=record.issued_at,
                     expires_at=record.expires_at, revoked_at=revoked_at, revoked_reason=revoked_reason,
                     grant_ref=record.grant_ref,
-                )
-            )
-            actors = set(record.actors)
-            if actors:
-                conn.execute(insert(token_actors), [{"jti": record.jti, "agent_id": a} for a in actors])
-            return append_in(conn, event, self._clock.now())
+                ))
+                actor_rows += [{"jti": record.jti, "agent_id": a} for a in dict.fromkeys(record.actors)]
+            conn.execute(_INSERT_TOKEN, token_rows)
+            if actor_rows:
+                conn.execute(_INSERT_ACTOR, actor_rows)
+            now = self._clock.now()
+            return append_many_in(conn, [(event, now) for _, event in items])
 
     def get_token(self, jti: str) -> TokenRecord | None:
         with self._db.read() as conn:
@@ -89,7 +110,7 @@ class TokenStore:
             current: str | None = jti
             while current is not None and current not in seen:
                 seen.add(current)
-                row = conn.execute(select(tokens).where(tokens.c.jti == current)).first()
+                row = conn.execute(_BY_JTI, {"jti": current}).first()
                 if row is None:
                     break
                 record = _record(row)

@@ -1,0 +1,132 @@
+"""Resource-side verification: ``deputy.resource.TokenVerifier.verify`` per second against the raw
+ES256 verify rate of this machine, measured in the same run (issue #8: at least 80 %).
+
+The verifier gets its keys from a JWKS served on the loopback (fetched once, then cached, as in
+production). Rates are measured in alternating slices so that other load on the machine hits
+every contender alike. See benchmarks/README.md.
+
+    .venv/bin/python benchmarks/resource_verify.py [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+from deputy.resource import TokenVerifier
+
+AUDIENCE = "https://incidents.example"
+
+
+def serve_jwks(jwks: dict[str, Any]) -> tuple[ThreadingHTTPServer, str]:
+    body = json.dumps(jwks).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def tokens(key: ECKey, issuer: str, count: int) -> list[str]:
+    now = int(time.time())
+    out = []
+    for i in range(count):
+        claims = {"iss": issuer, "sub": "jane", "aud": AUDIENCE, "exp": now + 3600, "iat": now, "nbf": now,
+                  "jti": f"{i:032x}", "client_id": "incident-agent", "scope": "incidents:read incidents:write",
+                  "act": {"sub": "incident-agent", "iss": issuer}}
+        out.append(jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": key.kid}, claims, key))
+    return out
+
+
+def rates(contenders: dict[str, Callable[[str], object]], samples: list[str], seconds: float) -> dict[str, float]:
+    """Calls per second of each contender, in alternating 0.25 s slices for ``seconds`` each."""
+    done = dict.fromkeys(contenders, 0)
+    spent = dict.fromkeys(contenders, 0.0)
+    n = len(samples)
+    while min(spent.values()) < seconds:
+        for name, call in contenders.items():
+            i, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < 0.25:
+                call(samples[i % n])
+                i += 1
+            done[name] += i
+            spent[name] += elapsed
+    return {name: done[name] / spent[name] for name in contenders}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="measuring time per contender")
+    args = parser.parse_args()
+
+    key = ECKey.generate_key("P-256", parameters={"kid": "bench", "alg": "ES256"}, private=True)
+    public_jwk = key.as_dict(private=False)
+    server, base = serve_jwks({"keys": [public_jwk]})
+    try:
+        issuer = base
+        samples = tokens(key, issuer, 256)
+        verifier = TokenVerifier(issuer, AUDIENCE, jwks_uri=f"{base}/jwks")
+        verifier.verify(samples[0], scopes=["incidents:read"])  # fetches and caches the JWKS
+
+        public = KeySet.import_key_set({"keys": [public_jwk]})
+        crypto_key = ECKey.import_key(public_jwk).public_key
+        assert isinstance(crypto_key, ec.EllipticCurvePublicKey)
+
+        def raw_crypto(token: str) -> None:
+            # the signature check alone: what every JWT verification must at least do
+            signing_input, _, sig = token.rpartition(".")
+            raw = _b64decode(sig)
+            der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+            crypto_key.verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+
+        contenders: dict[str, Callable[[str], object]] = {
+            "raw ES256 verify (cryptography)": raw_crypto,
+            "joserfc jwt.decode (signature only)": lambda t: jwt.decode(t, public, algorithms=["ES256"]),
+            "TokenVerifier.verify (all of RFC 9068)": lambda t: verifier.verify(t, scopes=["incidents:read"]),
+        }
+        measured = rates(contenders, samples, args.seconds)
+    finally:
+        server.shutdown()
+
+    raw = measured["raw ES256 verify (cryptography)"]
+    jose = measured["joserfc jwt.decode (signature only)"]
+    sdk = measured["TokenVerifier.verify (all of RFC 9068)"]
+    for name, rate in measured.items():
+        print(f"  {name:<40} {rate:9.0f} /s   {rate / raw:6.1%} of raw")
+    summary = {"raw_es256_verify_per_s": round(raw, 1), "joserfc_decode_per_s": round(jose, 1),
+               "token_verifier_per_s": round(sdk, 1), "verifier_to_raw": round(sdk / raw, 4),
+               "verifier_to_joserfc": round(sdk / jose, 4)}
+    print(json.dumps(summary))
+    return 0
+
+
+def _b64decode(value: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
