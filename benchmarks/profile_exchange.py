@@ -1,5 +1,5 @@
 """Deterministic cost of one token exchange, in process: SQL statements and transactions per
-exchange (counted with SQLAlchemy events) and CPU time per stage (cProfile). No HTTP, no load
+exchange (counted with SQLite's trace callback, or SQLAlchemy events on other databases) and CPU time per stage (cProfile). No HTTP, no load
 generator, so the numbers hold on a busy machine. See benchmarks/README.md.
 
     .venv/bin/python benchmarks/profile_exchange.py [--exchanges 500] [--auth basic|jwt] [--alg ES256|RS256]
@@ -175,8 +175,25 @@ def main() -> int:
             transactions += 1
 
         engine = deputy.store.db.engine
-        event.listen(engine, "before_cursor_execute", on_execute)
-        event.listen(engine, "begin", on_begin)
+        sqlite = deputy.store.db.is_sqlite
+
+        def on_sqlite_statement(statement: str) -> None:  # every statement the driver runs
+            nonlocal transactions
+            verb = statement.split(None, 1)[0].upper()
+            statements[verb] += 1
+            transactions += verb == "BEGIN"
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.set_trace_callback(on_sqlite_statement)
+
+        if sqlite:
+            # The hot path runs raw DBAPI statements that SQLAlchemy's events do not see: count
+            # them with SQLite's trace callback on fresh connections instead.
+            event.listen(engine, "connect", on_connect)
+            engine.dispose()
+        else:
+            event.listen(engine, "before_cursor_execute", on_execute)
+            event.listen(engine, "begin", on_begin)
         counted = 50 * args.threads
         if args.threads > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -185,8 +202,12 @@ def main() -> int:
                 list(pool.map(deputy.token.handle, requests(subject, args.auth, key, counted)))
         else:
             run(requests(subject, args.auth, key, counted))
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "begin", on_begin)
+        if sqlite:
+            event.remove(engine, "connect", on_connect)
+            engine.dispose()
+        else:
+            event.remove(engine, "before_cursor_execute", on_execute)
+            event.remove(engine, "begin", on_begin)
 
         profiler = cProfile.Profile()
         cpu0, wall0 = time.process_time(), time.perf_counter()

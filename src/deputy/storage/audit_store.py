@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -31,8 +32,35 @@ def append_many_in(conn: Connection, events: Sequence[tuple[AuditEvent, int]]) -
     """Append events (each with its time) in order, inside the caller's write transaction (which
     must hold the audit lock): one read of the chain head, one multi-row insert."""
     head = conn.execute(_HEAD).first()
-    seq = 0 if head is None else int(head.seq)
-    prev_hash = GENESIS_HASH if head is None else str(head.hash)
+    rows, records = _chained(None if head is None else (int(head.seq), str(head.hash)), events)
+    if rows:
+        conn.execute(_INSERT, rows)
+    return records
+
+
+_SQLITE_HEAD = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+_SQLITE_INSERT = (
+    "INSERT INTO audit_events (seq, event_id, time, type, outcome, client_id, subject, actors, audience, body,"
+    " prev_hash, hash) VALUES (:seq, :event_id, :time, :type, :outcome, :client_id, :subject, :actors, :audience,"
+    " :body, :prev_hash, :hash)"
+)
+
+
+def append_many_sqlite(cursor: sqlite3.Cursor, events: Sequence[tuple[AuditEvent, int]]) -> list[AuditRecord]:
+    """:func:`append_many_in` on a raw SQLite cursor inside a write transaction
+    (``Database.sqlite_cursor(write=True)``): the same rows, the same chain."""
+    head = cursor.execute(_SQLITE_HEAD).fetchone()
+    rows, records = _chained(None if head is None else (int(head[0]), str(head[1])), events)
+    if rows:
+        cursor.executemany(_SQLITE_INSERT, rows)
+    return records
+
+
+def _chained(
+    head: tuple[int, str] | None, events: Sequence[tuple[AuditEvent, int]]
+) -> tuple[list[dict[str, object]], list[AuditRecord]]:
+    """The rows that extend the chain after ``head`` (seq, hash), and their records."""
+    seq, prev_hash = (0, GENESIS_HASH) if head is None else head
     rows: list[dict[str, object]] = []
     records: list[AuditRecord] = []
     for event, now in events:
@@ -56,9 +84,7 @@ def append_many_in(conn: Connection, events: Sequence[tuple[AuditEvent, int]]) -
         ))
         records.append(AuditRecord(seq, event_id, now, event, prev_hash, digest))
         prev_hash = digest
-    if rows:
-        conn.execute(_INSERT, rows)
-    return records
+    return rows, records
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
 from deputy.audit import AuditEvent, AuditRecord
 from deputy.clock import Clock
 from deputy.protocol.ports import TokenRecord
-from deputy.storage.audit_store import append_in, append_many_in
+from deputy.storage.audit_store import append_in, append_many_in, append_many_sqlite
 from deputy.storage.database import Database
 from deputy.storage.group_commit import GroupCommit
 from deputy.storage.schema import token_actors, tokens
@@ -35,6 +36,15 @@ _INSERT_TOKEN = insert(tokens)
 _INSERT_ACTOR = insert(token_actors)
 _BY_JTI = select(tokens).where(tokens.c.jti == bindparam("jti"))
 
+# The same statements as raw SQL for SQLite's DBAPI cursor (Database.sqlite_cursor): the token
+# endpoint's hot path. JSON columns are stored as SQLAlchemy's JSON type stores them (json.dumps).
+_COLUMNS = ("jti", "parent_jti", "subject", "client_id", "grant_type", "mode", "audience", "scope", "actors",
+            "issued_at", "expires_at", "revoked_at", "revoked_reason", "grant_ref")
+_SQLITE_BY_JTI = f"SELECT {', '.join(_COLUMNS)} FROM tokens WHERE jti = ?"
+_SQLITE_INSERT_TOKEN = f"INSERT INTO tokens ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_SQLITE_INSERT_ACTOR = "INSERT INTO token_actors (jti, agent_id) VALUES (?, ?)"
+_SQLITE_PARENTS_REVOKED = "SELECT jti, revoked_at, revoked_reason FROM tokens WHERE revoked_at IS NOT NULL AND jti IN "
+
 
 def _record(row: Row[Any]) -> TokenRecord:
     return TokenRecord(
@@ -55,6 +65,26 @@ def _record(row: Row[Any]) -> TokenRecord:
     )
 
 
+def _sqlite_record(row: tuple[Any, ...]) -> TokenRecord:
+    (jti, parent_jti, subject, client_id, grant_type, mode, audience, scope, actors, issued_at, expires_at,
+     revoked_at, revoked_reason, grant_ref) = row
+    return TokenRecord(
+        jti=jti, subject=subject, client_id=client_id, grant_type=grant_type, mode=mode,
+        issued_at=int(issued_at), expires_at=int(expires_at), audience=tuple(json.loads(audience)),
+        scope=tuple(json.loads(scope)), actors=tuple(json.loads(actors)), parent_jti=parent_jti,
+        revoked_at=revoked_at, revoked_reason=revoked_reason, grant_ref=grant_ref,
+    )
+
+
+def _resolved_revocation(
+    record: TokenRecord, revoked: dict[str, tuple[int, str | None]]
+) -> tuple[int | None, str | None]:
+    """A parent revoked after the grant read it (and before this commit) revokes the child too."""
+    if record.revoked_at is None and record.parent_jti in revoked:
+        return revoked[record.parent_jti]
+    return record.revoked_at, record.revoked_reason
+
+
 class TokenStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -68,6 +98,8 @@ class TokenStore:
         return self._issuances.submit((record, event))
 
     def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord]:
+        if self._db.is_sqlite:
+            return self._record_issuances_sqlite(items)
         with self._db.write(audit=True) as conn:
             # A parent may have been revoked after the grant read it and before this commit
             # (revocations hold the same lock, so this read is current): the cascade covers the
@@ -80,9 +112,7 @@ class TokenStore:
             token_rows: list[dict[str, object]] = []
             actor_rows: list[dict[str, object]] = []
             for record, _ in items:
-                revoked_at, revoked_reason = record.revoked_at, record.revoked_reason
-                if record.parent_jti in revoked and revoked_at is None:
-                    revoked_at, revoked_reason = revoked[record.parent_jti]
+                revoked_at, revoked_reason = _resolved_revocation(record, revoked)
                 token_rows.append(dict(
                     jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
                     client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
@@ -98,12 +128,42 @@ class TokenStore:
             now = self._clock.now()
             return append_many_in(conn, [(event, now) for _, event in items])
 
+    def _record_issuances_sqlite(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord]:
+        """:meth:`_record_issuances` on SQLite's raw cursor: the same rows in one ``BEGIN
+        IMMEDIATE`` transaction (the SQLite write lock is the audit lock), the same checks."""
+        with self._db.sqlite_cursor(write=True) as cursor:
+            parents = sorted({r.parent_jti for r, _ in items if r.parent_jti is not None and r.revoked_at is None})
+            revoked: dict[str, tuple[int, str | None]] = {
+                jti: (int(at), reason)
+                for jti, at, reason in cursor.execute(
+                    _SQLITE_PARENTS_REVOKED + "(" + ", ".join("?" * len(parents)) + ")", parents
+                )
+            } if parents else {}
+            token_rows: list[tuple[object, ...]] = []
+            actor_rows: list[tuple[str, str]] = []
+            for record, _ in items:
+                revoked_at, revoked_reason = _resolved_revocation(record, revoked)
+                token_rows.append((
+                    record.jti, record.parent_jti, record.subject, record.client_id, record.grant_type, record.mode,
+                    json.dumps(list(record.audience)), json.dumps(list(record.scope)),
+                    json.dumps(list(record.actors)), record.issued_at, record.expires_at, revoked_at,
+                    revoked_reason, record.grant_ref,
+                ))
+                actor_rows += [(record.jti, a) for a in dict.fromkeys(record.actors)]
+            cursor.executemany(_SQLITE_INSERT_TOKEN, token_rows)
+            if actor_rows:
+                cursor.executemany(_SQLITE_INSERT_ACTOR, actor_rows)
+            now = self._clock.now()
+            return append_many_sqlite(cursor, [(event, now) for _, event in items])
+
     def get_token(self, jti: str) -> TokenRecord | None:
         with self._db.read() as conn:
             row = conn.execute(select(tokens).where(tokens.c.jti == jti)).first()
         return None if row is None else _record(row)
 
     def ancestry(self, jti: str) -> list[TokenRecord]:
+        if self._db.is_sqlite:
+            return self._ancestry_sqlite(jti)
         chain: list[TokenRecord] = []
         seen: set[str] = set()
         with self._db.read() as conn:
@@ -114,6 +174,23 @@ class TokenStore:
                 if row is None:
                     break
                 record = _record(row)
+                chain.append(record)
+                current = record.parent_jti
+        return chain
+
+    def _ancestry_sqlite(self, jti: str) -> list[TokenRecord]:
+        """One ``SELECT`` per level in autocommit (see ``Database.sqlite_cursor`` for why no
+        snapshot is needed): read on every exchange, so a revocation is honoured at once."""
+        chain: list[TokenRecord] = []
+        seen: set[str] = set()
+        with self._db.sqlite_cursor() as cursor:
+            current: str | None = jti
+            while current is not None and current not in seen:
+                seen.add(current)
+                row = cursor.execute(_SQLITE_BY_JTI, (current,)).fetchone()
+                if row is None:
+                    break
+                record = _sqlite_record(row)
                 chain.append(record)
                 current = record.parent_jti
         return chain
