@@ -104,7 +104,7 @@ def requests(subject_token: str, auth: str, key: ECKey | None, count: int) -> li
     return out
 
 
-def asgi_call(app: Any, request: FormRequest) -> int:
+async def asgi_call(app: Any, request: FormRequest) -> int:
     """One POST /token through the ASGI app (no server, no socket)."""
     body = urllib.parse.urlencode([(k, v) for k, vs in request.params.items() for v in vs]).encode()
     headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", str(len(body)).encode())]
@@ -128,7 +128,7 @@ def asgi_call(app: Any, request: FormRequest) -> int:
         if message["type"] == "http.response.start":
             status = message["status"]
 
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     return status
 
 
@@ -155,13 +155,17 @@ def main() -> int:
             from deputy.http.app import create_app
             app = create_app(deputy, "bench-admin-token-0123456789")
 
-        def run(reqs: list[FormRequest]) -> None:
+        async def run_asgi(reqs: list[FormRequest]) -> None:
             for req in reqs:
-                if app is not None:
-                    if (status := asgi_call(app, req)) != 200:
-                        raise SystemExit(f"exchange failed: {status}")
-                else:
-                    deputy.token.handle(req)
+                if (status := await asgi_call(app, req)) != 200:
+                    raise SystemExit(f"exchange failed: {status}")
+
+        def run(reqs: list[FormRequest]) -> None:
+            if app is not None:
+                asyncio.run(run_asgi(reqs))  # one event loop for the batch, as in the server
+                return
+            for req in reqs:
+                deputy.token.handle(req)
 
         run(warm)
         statements: Counter[str] = Counter()

@@ -94,6 +94,10 @@ class Metrics:
         else:
             self.refused.labels(grant, error.error, error.reason).inc()
 
+    def token_observed(self, form: FormRequest | None, error: OAuthError | None) -> None:
+        """A /token request answered (``form`` is None when its body could not be read)."""
+        self.token_answered(self.grant_label(form) if form is not None else UNKNOWN, error)
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -73,6 +73,13 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if ":memory:" not in url and "mode=memory" not in url:
+                # Keep a connection for every request thread that may read at once (the server
+                # runs handlers in a pool of up to 40 threads). SQLAlchemy's default keeps 5 and
+                # closes the rest on return; a new SQLite connection then pays its PRAGMAs and a
+                # parse of the schema on its first statement: under 16 concurrent exchanges that
+                # churn was a quarter of a worker's CPU (py-spy, docs/performance.md).
+                kwargs.update(pool_size=20, max_overflow=30)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
             # pool_pre_ping replaces connections that died while the database was away, so the
