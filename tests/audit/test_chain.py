@@ -180,3 +180,18 @@ def test_to_dict_fast_path_matches_asdict() -> None:
     copied = flat.to_dict()
     copied["data"]["n"] = 2
     assert flat.data["n"] == 1  # the result never aliases the event's own data
+
+
+def test_chain_hash_from_canonical_json_is_the_same_hash() -> None:
+    from deputy.audit.chain import canonical_json, chain_hash_of, chain_hash_of_json
+
+    events = [
+        AuditEvent(type="token.issued", client_id="a", actor_chain=("a", "b"), audience=("x",),
+                   data={"client_auth": "basic", "zeta": [1, 2], "alpha": {"b": 1, "a": "é\u2028"}}),
+        AuditEvent(type="user.saved", subject='quote " and \\ backslash', data={}),
+    ]
+    for seq, event in enumerate(events, start=1):
+        as_dict = event.to_dict()
+        for event_id in ("0" * 32, 'id "quoted"'):
+            assert chain_hash_of_json(GENESIS_HASH, seq, event_id, 1_700_000_000 + seq, canonical_json(as_dict)) \
+                == chain_hash_of(GENESIS_HASH, seq, event_id, 1_700_000_000 + seq, as_dict)

@@ -27,6 +27,19 @@ def chain_hash_of(prev_hash: str, seq: int, event_id: str, time: int, event: Map
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def canonical_json(event: Mapping[str, Any]) -> str:
+    """The event's stored body: sorted keys, no spaces (what :func:`chain_hash_of` embeds)."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":"))
+
+
+def chain_hash_of_json(prev_hash: str, seq: int, event_id: str, time: int, event_json: str) -> str:
+    """:func:`chain_hash_of` from the event's :func:`canonical_json`, so that the write path
+    encodes each event once. The same bytes: with sorted keys the wrapper is ``event``, ``id``,
+    ``seq``, ``time``, and a nested object is encoded exactly as on its own (tests/audit)."""
+    body = f'{{"event":{event_json},"id":{json.dumps(event_id)},"seq":{int(seq)},"time":{int(time)}}}'
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     seq: int

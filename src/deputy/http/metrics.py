@@ -81,6 +81,16 @@ class Metrics:
             ["endpoint", "method"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.registry.register(_StateCollector(deputy))
+        # Labelled children, looked up once per label set (``labels()`` parses and locks per call);
+        # the label sets are closed (module docstring), so these stay small.
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._issued: dict[str, Any] = {}
+
+    def observe_latency(self, endpoint: str, method: str, seconds: float) -> None:
+        child = self._latency.get((endpoint, method))
+        if child is None:
+            child = self._latency.setdefault((endpoint, method), self.latency.labels(endpoint, method))
+        child.observe(seconds)
 
     def grant_label(self, form: FormRequest) -> str:
         """The registered grant type (aliases resolved), or ``unknown``."""
@@ -90,7 +100,10 @@ class Metrics:
 
     def token_answered(self, grant: str, error: OAuthError | None) -> None:
         if error is None:
-            self.issued.labels(grant).inc()
+            child = self._issued.get(grant)
+            if child is None:
+                child = self._issued.setdefault(grant, self.issued.labels(grant))
+            child.inc()
         else:
             self.refused.labels(grant, error.error, error.reason).inc()
 
@@ -121,7 +134,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             endpoint = route.path if isinstance(route, Route) else "unmatched"
             method = scope["method"] if scope["method"] in ("GET", "POST", "PUT", "PATCH", "DELETE") else "other"
-            self.metrics.latency.labels(endpoint, method).observe(time.perf_counter() - start)
+            self.metrics.observe_latency(endpoint, method, time.perf_counter() - start)
 
 
 def metrics_routes(metrics: Metrics, token: str) -> list[BaseRoute]:

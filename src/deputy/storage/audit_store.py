@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, insert, select
 
 from deputy.audit import GENESIS_HASH, AuditEvent, AuditRecord
-from deputy.audit.chain import chain_hash_of
+from deputy.audit.chain import canonical_json, chain_hash_of_json
 from deputy.clock import Clock
 from deputy.storage.database import Database
 from deputy.storage.schema import audit_events
@@ -66,8 +66,8 @@ def _chained(
     for event, now in events:
         seq += 1
         event_id = uuid.uuid4().hex
-        as_dict = event.to_dict()
-        digest = chain_hash_of(prev_hash, seq, event_id, now, as_dict)
+        body = canonical_json(event.to_dict())
+        digest = chain_hash_of_json(prev_hash, seq, event_id, now, body)
         rows.append(dict(
             seq=seq,
             event_id=event_id,
@@ -78,7 +78,7 @@ def _chained(
             subject=event.subject,
             actors="|" + "|".join(event.actor_chain) + "|",
             audience="|" + "|".join(event.audience) + "|",
-            body=json.dumps(as_dict, sort_keys=True, separators=(",", ":")),
+            body=body,
             prev_hash=prev_hash,
             hash=digest,
         ))
