@@ -57,7 +57,8 @@ STAGES = [
     ("sign", "jose/keys.py", "sign"),
     ("lineage + audit write", "storage/token_store.py", "record_issuance"),
     ("  audit append", "storage/audit_store.py", "append_many_in"),
-    ("  transaction commit", "sqlalchemy/engine/base.py", "commit"),
+    ("  audit append (SQLite, raw)", "storage/audit_store.py", "append_many_sqlite"),
+    ("  transaction commit", "sqlalchemy/engine/base.py", "commit"),  # SQLite: a raw COMMIT, not here
 ]
 
 

@@ -21,6 +21,9 @@ _FREE_EXPIRED = delete(replay_cache).where(
     replay_cache.c.key == bindparam("k"), replay_cache.c.expires_at < bindparam("now")
 )
 
+_SQLITE_FREE_EXPIRED = "DELETE FROM replay_cache WHERE key = ? AND expires_at < ?"
+_SQLITE_MARK = "INSERT INTO replay_cache (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING key"
+
 
 class ReplayStore:
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -37,6 +40,12 @@ class ReplayStore:
 
     def _mark_all(self, items: Sequence[tuple[str, int]]) -> list[bool]:
         now = self._clock.now()
+        if self._db.is_sqlite:  # the same statements on the raw cursor (Database.sqlite_cursor)
+            with self._db.sqlite_cursor(write=True) as cursor:
+                cursor.executemany(_SQLITE_FREE_EXPIRED, [(key, now) for key in dict.fromkeys(k for k, _ in items)])
+                return [
+                    bool(cursor.execute(_SQLITE_MARK, (key, expires_at)).fetchall()) for key, expires_at in items
+                ]
         with self._db.write() as conn:
             conn.execute(_FREE_EXPIRED, [{"k": key, "now": now} for key in dict.fromkeys(k for k, _ in items)])
             # One insert per mark: it returns the key if this mark won, nothing if it was a replay.
