@@ -40,12 +40,12 @@ async def read_form(scope: Scope, receive: Receive) -> FormRequest:
     is too large). The first of a repeated header counts, as with Starlette's ``Headers.get``."""
     content_type = authorization = declared = None
     for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = content_type or value.decode("latin-1")
-        elif name == b"authorization":
-            authorization = authorization or value.decode("latin-1")
-        elif name == b"content-length":
-            declared = declared or value.decode("latin-1")
+        if name == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+        elif name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"content-length" and declared is None:
+            declared = value.decode("latin-1")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise InvalidRequest("request_too_large", f"content-length {declared}")
     chunks: list[bytes] = []
