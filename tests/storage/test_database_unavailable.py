@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -57,6 +60,30 @@ def test_an_unopenable_database_is_unavailable_and_counted(tmp_path: object) -> 
     try:
         with pytest.raises(TemporarilyUnavailable):
             db.ping()
+        assert db.unavailable_errors == 1
+    finally:
+        db.dispose()
+
+
+def test_the_raw_sqlite_cursor_keeps_constraint_errors_and_maps_outages(tmp_path: Path) -> None:
+    """The token endpoint's hot path (Database.sqlite_cursor) answers failures as read()/write() do."""
+    db = Database(f"sqlite:///{tmp_path / 'deputy.db'}")
+    try:
+        db.migrate()
+        with db.sqlite_cursor(write=True) as cursor:
+            cursor.execute("INSERT INTO replay_cache (key, expires_at) VALUES ('k', 1)")
+        with pytest.raises(IntegrityError), db.sqlite_cursor(write=True) as cursor:
+            cursor.execute("INSERT INTO replay_cache (key, expires_at) VALUES ('j', 1)")
+            cursor.execute("INSERT INTO replay_cache (key, expires_at) VALUES ('k', 2)")
+        with db.sqlite_cursor() as cursor:  # the failed transaction was rolled back whole
+            assert cursor.execute("SELECT key, expires_at FROM replay_cache").fetchall() == [("k", 1)]
+        assert db.unavailable_errors == 0
+
+        # A store that refuses writes (here: read-only connections) is unavailable, and counted.
+        event.listen(db.engine, "connect", lambda conn, _record: conn.execute("PRAGMA query_only=1"))
+        db.engine.dispose()
+        with pytest.raises(TemporarilyUnavailable), db.sqlite_cursor(write=True) as cursor:
+            cursor.execute("DELETE FROM replay_cache")
         assert db.unavailable_errors == 1
     finally:
         db.dispose()
