@@ -28,7 +28,7 @@ def read_chain(claims: Mapping[str, Any]) -> tuple[str, ...]:
     chain: list[str] = []
     act = claims.get("act")
     while act is not None:
-        if not isinstance(act, Mapping):
+        if type(act) is not dict and not isinstance(act, Mapping):  # dict first: the ABC check is slow
             raise ValueError("act is not an object")
         sub = act.get("sub")
         if not isinstance(sub, str) or not sub:
@@ -41,6 +41,8 @@ def read_chain(claims: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _frozen(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float)):  # most claims; skips the slow ABC check
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: _frozen(v) for k, v in value.items()})
     if isinstance(value, list):
