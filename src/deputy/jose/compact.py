@@ -19,8 +19,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -40,8 +39,7 @@ class JWTInvalid(Exception):
     """The JWT failed verification; the message is private detail for logs and audit."""
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
+class CompactJWS(NamedTuple):
     """A parsed, NOT yet verified, compact JWS."""
 
     header: dict[str, Any]
@@ -55,7 +53,7 @@ class CompactJWS:
 _SEGMENTS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 # The last character of a segment whose length is 2 or 3 (mod 4) carries 4 or 2 unused bits; they
 # must be zero, or "...Q" and "...R" would decode alike (and a changed token would still verify).
-_CANONICAL_LAST = {0: None, 2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+_CANONICAL_LAST = {0: None, 2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 # RFC 7515 §4.1 registered header parameters and the JSON type each must have.
 _HEADER_TYPES: dict[str, type] = {
     "alg": str, "kid": str, "typ": str, "cty": str, "jku": str, "x5u": str, "x5t": str, "x5t#S256": str,
@@ -65,13 +63,13 @@ _REFUSED_HEADERS = ("crit", "b64")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
-def _b64(segment: str) -> bytes:
+def _b64(segment: bytes) -> bytes:
+    """Decode one segment, already checked by the pattern and translated to the standard alphabet."""
     rest = len(segment) % 4
     allowed = _CANONICAL_LAST.get(rest, frozenset())
     if allowed is not None and segment[-1] not in allowed:
         raise JWTInvalid("not canonical base64url")
-    # The pattern admits the base64url alphabet only; standard base64 after translation.
-    return binascii.a2b_base64((segment + "=" * (-rest % 4)).encode("ascii").translate(_TO_STANDARD))
+    return binascii.a2b_base64(segment + b"=" * (-rest % 4))
 
 
 def _no_constants(name: str) -> Any:
@@ -110,8 +108,10 @@ def parse_jws(token: str) -> CompactJWS:
     match = _SEGMENTS.fullmatch(token)
     if match is None:
         raise JWTInvalid("not a compact JWS: three unpadded base64url segments")
-    encoded_header, encoded_claims, encoded_signature = match.groups()
-    header = _json_object(_b64(encoded_header), "header", _HEADER_JSON)
+    header_end, claims_end = match.end(1), match.end(2)
+    data = token.encode("ascii")
+    standard = data.translate(_TO_STANDARD)  # one pass for the three segments
+    header = _json_object(_b64(standard[:header_end]), "header", _HEADER_JSON)
     for name, value in header.items():
         expected = _HEADER_TYPES.get(name)
         if expected is not None and not isinstance(value, expected):
@@ -120,20 +120,21 @@ def parse_jws(token: str) -> CompactJWS:
             raise JWTInvalid(f"header parameter {name!r} is not supported")
     if "alg" not in header:
         raise JWTInvalid("no alg in the header")
-    claims = _json_object(_b64(encoded_claims), "claims", _CLAIMS_JSON)  # RFC 7519 §4: the last one counts
-    signing_input = token[: match.end(2)].encode("ascii")
-    return CompactJWS(header, claims, signing_input, _b64(encoded_signature))
+    # RFC 7519 §4: of duplicate claim names, the last one counts
+    claims = _json_object(_b64(standard[header_end + 1 : claims_end]), "claims", _CLAIMS_JSON)
+    return CompactJWS(header, claims, data[:claims_end], _b64(standard[claims_end + 1 :]))
 
 
 # -- signatures ---------------------------------------------------------------------------------
 
-# alg -> (curve, hash, size of r and of s in bytes, group order n: r and s must be in [1, n - 1])
-_ECDSA: dict[str, tuple[type[ec.EllipticCurve], type[hashes.HashAlgorithm], int, int]] = {
-    "ES256": (ec.SECP256R1, hashes.SHA256, 32,
+# alg -> (curve, signature algorithm, size of r and of s in bytes, group order n: r and s must be in
+# [1, n - 1], SEC 1 §4.1.4; OpenSSL checks it too, this says it where it is decided)
+_ECDSA: dict[str, tuple[type[ec.EllipticCurve], ec.ECDSA, int, int]] = {
+    "ES256": (ec.SECP256R1, ec.ECDSA(hashes.SHA256()), 32,
               0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551),
-    "ES384": (ec.SECP384R1, hashes.SHA384, 48,
+    "ES384": (ec.SECP384R1, ec.ECDSA(hashes.SHA384()), 48,
               0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973),
-    "ES512": (ec.SECP521R1, hashes.SHA512, 66,
+    "ES512": (ec.SECP521R1, ec.ECDSA(hashes.SHA512()), 66,
               0x01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409),
 }
 _RSA: dict[str, tuple[type[hashes.HashAlgorithm], bool]] = {  # alg -> (hash, PSS)
@@ -151,7 +152,7 @@ def signature_valid(jws: CompactJWS, alg: str, key: Key) -> bool:
     if alg in _ECDSA:
         if not isinstance(key, ECKey):
             return False
-        curve, hash_alg, size, order = _ECDSA[alg]
+        curve, ecdsa, size, order = _ECDSA[alg]
         public = key.public_key
         signature = jws.signature
         if not isinstance(public.curve, curve) or len(signature) != 2 * size:
@@ -160,7 +161,8 @@ def signature_valid(jws: CompactJWS, alg: str, key: Key) -> bool:
         if not (0 < r < order and 0 < s < order):
             return False
         try:
-            public.verify(encode_dss_signature(r, s), jws.signing_input, ec.ECDSA(hash_alg()))
+            # JOSE's r || s (RFC 7518 §3.4) as the DER SEQUENCE that cryptography verifies
+            public.verify(encode_dss_signature(r, s), jws.signing_input, ecdsa)
         except InvalidSignature:
             return False
         return True

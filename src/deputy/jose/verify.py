@@ -78,10 +78,7 @@ def _check_typ(header_typ: object, typ: str | Collection[str] | None) -> None:
         if bare in CONFUSABLE_TYPES:
             raise JWTInvalid(f"typ {header_typ!r} is not accepted here")
     elif isinstance(typ, str):
-        if not isinstance(header_typ, str) or header_typ.lower() not in {
-            typ.lower(),
-            f"application/{typ}".lower(),
-        }:
+        if not isinstance(header_typ, str) or _bare_typ(header_typ) != _bare_typ(typ):
             raise JWTInvalid(f"typ {header_typ!r} where {typ!r} is required")
     else:
         accepted = {_bare_typ(t) for t in typ}
