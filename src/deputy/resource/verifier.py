@@ -286,6 +286,10 @@ class TokenVerifier:
             claims = self._accept_claims(verified.claims)
         except (JWTInvalid, ValueError) as exc:
             raise InvalidToken(str(exc), scheme=scheme) from None
+        try:
+            read_chain(claims)  # whatever the profile: the Principal reads act
+        except ValueError as exc:
+            raise InvalidToken(f"act: {exc}", scheme=scheme) from None
         self._check_binding(creds, claims, now)
         return _Checked(claims=claims, scheme=DPOP if claims.get("cnf") is not None else scheme)
 
@@ -295,17 +299,14 @@ class TokenVerifier:
         ``ValueError`` (its message is log-only detail) to refuse the token.
 
         The extension point for other token profiles: an override checks its own claims and
-        maps them to ``sub``, ``client_id``, ``scope``, ``jti`` (and ``act``, ``cnf``).
+        maps them to ``sub``, ``client_id``, ``scope``, ``jti`` (and ``act``, ``cnf``). The ``act``
+        chain and the DPoP binding are checked after it, for every profile.
         """
         for name in ("sub", "client_id", "jti"):
             if not isinstance(claims[name], str) or not claims[name]:
                 raise ValueError(f"claim {name!r} is not a non-empty string")
         if "scope" in claims and not isinstance(claims["scope"], str):
             raise ValueError("claim 'scope' is not a space-separated string")
-        try:
-            read_chain(claims)
-        except ValueError as exc:
-            raise ValueError(f"act: {exc}") from None
         return claims
 
     def _check_binding(self, creds: Credentials, claims: Mapping[str, Any], now: int) -> None:
