@@ -421,3 +421,21 @@ def test_a_parsed_token_verifies_like_the_string(es: ECKey, keys: KeySet) -> Non
     token = es256_token(es)
     assert check(token, keys) == dict(verify_jwt(parse_jws(token), keys, algorithms=["ES256"], now=NOW,
                                                  typ="at+jwt").claims)
+
+
+def test_parsed_headers_are_shared_read_only_and_bounded(es: ECKey, keys: KeySet) -> None:
+    from deputy.jose import compact
+
+    first, second = parse_jws(es256_token(es)), parse_jws(es256_token(es))
+    assert first.header is second.header  # the same encoded header is parsed once
+    with pytest.raises(TypeError):
+        first.header["alg"] = "none"  # type: ignore[index]
+    with_object = parse_jws(es256_token(es, header={"alg": "ES256", "typ": "at+jwt", "kid": "es", "jwk": {}}))
+    assert with_object.header is not parse_jws(es256_token(es, header={**with_object.header})).header
+    for i in range(compact._MAX_HEADERS + 5):
+        parse_jws(es256_token(es, header={"alg": "ES256", "typ": "at+jwt", "kid": f"k{i}"}))
+    assert len(compact._HEADERS) <= compact._MAX_HEADERS
+    with pytest.raises(JWTInvalid, match="crit"):  # a refused header is never cached as good
+        parse_jws(es256_token(es, header={"alg": "ES256", "crit": ["x"], "x": "y"}))
+    with pytest.raises(JWTInvalid, match="crit"):
+        parse_jws(es256_token(es, header={"alg": "ES256", "crit": ["x"], "x": "y"}))

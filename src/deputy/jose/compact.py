@@ -19,6 +19,8 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
@@ -40,9 +42,9 @@ class JWTInvalid(Exception):
 
 
 class CompactJWS(NamedTuple):
-    """A parsed, NOT yet verified, compact JWS."""
+    """A parsed, NOT yet verified, compact JWS. The header is read-only (it may be shared)."""
 
-    header: dict[str, Any]
+    header: Mapping[str, Any]
     claims: dict[str, Any]
     signing_input: bytes
     signature: bytes
@@ -98,6 +100,34 @@ def _json_object(data: bytes, what: str, decoder: json.JSONDecoder) -> dict[str,
     return value
 
 
+# Parsed headers by their encoding: an issuer's tokens share a handful ({"alg","typ","kid"}), and
+# parsing one is a fifth of the work besides the signature. Only headers of string values are kept
+# (nothing mutable is shared); bounded, and emptied when full.
+_HEADERS: dict[bytes, Mapping[str, Any]] = {}
+_MAX_HEADERS = 256
+
+
+def _header(segment: bytes) -> Mapping[str, Any]:
+    cached = _HEADERS.get(segment)
+    if cached is not None:
+        return cached
+    header = _json_object(_b64(segment), "header", _HEADER_JSON)
+    for name, value in header.items():
+        expected = _HEADER_TYPES.get(name)
+        if expected is not None and not isinstance(value, expected):
+            raise JWTInvalid(f"header parameter {name!r} is not a JSON {expected.__name__}")
+        if name in _REFUSED_HEADERS:
+            raise JWTInvalid(f"header parameter {name!r} is not supported")
+    if "alg" not in header:
+        raise JWTInvalid("no alg in the header")
+    if not all(type(value) is str for value in header.values()):
+        return header
+    if len(_HEADERS) >= _MAX_HEADERS:
+        _HEADERS.clear()
+    shared = _HEADERS[segment] = MappingProxyType(header)
+    return shared
+
+
 def parse_jws(token: str) -> CompactJWS:
     """Parse ``token`` strictly (see the module docstring) or raise :class:`JWTInvalid`.
 
@@ -111,15 +141,7 @@ def parse_jws(token: str) -> CompactJWS:
     header_end, claims_end = match.end(1), match.end(2)
     data = token.encode("ascii")
     standard = data.translate(_TO_STANDARD)  # one pass for the three segments
-    header = _json_object(_b64(standard[:header_end]), "header", _HEADER_JSON)
-    for name, value in header.items():
-        expected = _HEADER_TYPES.get(name)
-        if expected is not None and not isinstance(value, expected):
-            raise JWTInvalid(f"header parameter {name!r} is not a JSON {expected.__name__}")
-        if name in _REFUSED_HEADERS:
-            raise JWTInvalid(f"header parameter {name!r} is not supported")
-    if "alg" not in header:
-        raise JWTInvalid("no alg in the header")
+    header = _header(standard[:header_end])
     # RFC 7519 §4: of duplicate claim names, the last one counts
     claims = _json_object(_b64(standard[header_end + 1 : claims_end]), "claims", _CLAIMS_JSON)
     return CompactJWS(header, claims, data[:claims_end], _b64(standard[claims_end + 1 :]))
