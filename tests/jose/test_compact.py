@@ -114,7 +114,7 @@ json_values = st.recursive(
 
 
 @PROPERTY
-@given(extra=st.dictionaries(st.text(max_size=12), json_values, max_size=6))
+@given(extra=st.dictionaries(st.text(max_size=12).map(lambda k: f"x-{k}"), json_values, max_size=6))
 def test_claims_come_out_as_joserfc_reads_them(es: ECKey, keys: KeySet, extra: dict[str, Any]) -> None:
     claims = {**extra, **CLAIMS}
     token = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": "es"}, claims, es)
@@ -439,3 +439,14 @@ def test_parsed_headers_are_shared_read_only_and_bounded(es: ECKey, keys: KeySet
         parse_jws(es256_token(es, header={"alg": "ES256", "crit": ["x"], "x": "y"}))
     with pytest.raises(JWTInvalid, match="crit"):
         parse_jws(es256_token(es, header={"alg": "ES256", "crit": ["x"], "x": "y"}))
+
+
+@pytest.mark.parametrize("params", [{"use": "enc"}, {"key_ops": ["sign"]}, {"key_ops": ["encrypt"]}])
+def test_a_key_not_for_verifying_signatures(es: ECKey, params: dict[str, Any]) -> None:
+    """Keys that do not come through import_public_jwks (e.g. a client's registered keys)."""
+    from joserfc.jwk import import_key
+
+    key = import_key({**es.as_dict(private=False), **params})
+    with pytest.raises(JWTInvalid, match="signature"):
+        check(es256_token(es), KeySet([key]))
+    assert check(es256_token(es), KeySet([import_key({**es.as_dict(private=False), "key_ops": ["verify"]})]))

@@ -170,7 +170,10 @@ SIGNATURE_ALGORITHMS = frozenset(_ECDSA) | frozenset(_RSA) | frozenset(_EDDSA)
 def signature_valid(jws: CompactJWS, alg: str, key: Key) -> bool:
     """True when ``jws`` carries a valid ``alg`` signature by ``key``; False for any mismatch
     (an algorithm that is not an asymmetric signature, a key of another type or curve, a signature
-    of the wrong length or out of range)."""
+    of the wrong length or out of range, a key whose ``use`` or ``key_ops`` excludes verifying,
+    RFC 7517 §4.2-4.3)."""
+    if key.get("use") not in (None, "sig") or ((ops := key.get("key_ops")) is not None and "verify" not in ops):
+        return False
     if alg in _ECDSA:
         if not isinstance(key, ECKey):
             return False
