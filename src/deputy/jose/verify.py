@@ -132,7 +132,10 @@ def verify_jwt(
         # algorithm is tried; there are only ever a handful.
         candidates = [k for k in keys.keys if k.get("alg") in (None, alg)]
     _check_typ(header.get("typ"), typ)
-    if not any(signature_valid(jws, alg, key) for key in candidates):
+    for key in candidates:
+        if signature_valid(jws, alg, key):
+            break
+    else:
         raise JWTInvalid("signature check failed" if candidates else "signature check failed: no usable key")
     claims = jws.claims
     for name in required:
@@ -150,9 +153,8 @@ def verify_jwt(
     if max_lifetime is not None and "exp" in claims and claims["exp"] - now > max_lifetime:
         raise JWTInvalid("exp unreasonably far in the future")
     if issuer is not None:
-        issuers = {issuer} if isinstance(issuer, str) else set(issuer)
         iss = claims.get("iss")
-        if not isinstance(iss, str) or iss not in issuers:
+        if not isinstance(iss, str) or (iss != issuer if isinstance(issuer, str) else iss not in issuer):
             raise JWTInvalid(f"issuer {iss!r} not accepted")
     if audience is not None and not _audience_matches(claims.get("aud"), audience):
         raise JWTInvalid(f"audience {claims.get('aud')!r} not accepted")

@@ -18,8 +18,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -56,8 +55,7 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "client_id", "jti", "exp", "iat")  # RFC
 MAX_LEEWAY = 300
 
 
-@dataclass(frozen=True)
-class _Checked:
+class _Checked(NamedTuple):
     """A token that passed every local check."""
 
     claims: Mapping[str, Any]
