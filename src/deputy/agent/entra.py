@@ -26,12 +26,9 @@ The verified claims are mapped for :class:`~deputy.resource.Principal`: ``client
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from deputy.jose import JWTInvalid, KeySet, verify_jwt
-from deputy.resource.credentials import Credentials
-from deputy.resource.errors import DPOP, InvalidToken
-from deputy.resource.verifier import TokenVerifier, _Checked
+from deputy.resource.verifier import TokenVerifier
 
 __all__ = ["ENTRA_AUTHORITY", "EntraTokenVerifier", "entra_issuer"]
 
@@ -49,6 +46,9 @@ class EntraTokenVerifier(TokenVerifier):
     """Verifies Entra v2 access tokens for one app (``audience``: its client id or App ID URI)
     of one tenant. Keys come from the tenant's OpenID configuration
     (``{issuer}/.well-known/openid-configuration``); other options as :class:`TokenVerifier`."""
+
+    token_types: ClassVar[str | tuple[str, ...]] = ("JWT",)
+    required_claims: ClassVar[tuple[str, ...]] = REQUIRED
 
     def __init__(
         self,
@@ -72,25 +72,12 @@ class EntraTokenVerifier(TokenVerifier):
     def __repr__(self) -> str:
         return f"EntraTokenVerifier(tenant_id={self.tenant_id!r}, audience={self.audience!r})"
 
-    def _check(self, creds: Credentials, keys: KeySet, now: int) -> _Checked:
-        scheme = creds.scheme
-        try:
-            verified = verify_jwt(
-                creds.token, keys, algorithms=self.algorithms, now=now, typ=("JWT",), issuer=self.issuer,
-                audience=(self.audience,), required=REQUIRED, leeway=self.leeway,
-            )
-        except JWTInvalid as exc:
-            raise InvalidToken(str(exc), scheme=scheme) from None
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise InvalidToken(f"malformed token: {exc.__class__.__name__}", scheme=scheme) from None
-        claims = verified.claims
+    def _accept_claims(self, claims: Mapping[str, Any]) -> Mapping[str, Any]:
         problem = self._refusal(claims)
         if problem is not None:
-            raise InvalidToken(problem, scheme=scheme)
-        mapped = {**claims, "client_id": claims["azp"], "scope": claims.get("scp", ""),
-                  "jti": claims.get("jti") or claims.get("uti") or ""}
-        self._check_binding(creds, mapped, now)
-        return _Checked(claims=mapped, scheme=DPOP if mapped.get("cnf") is not None else scheme)
+            raise ValueError(problem)
+        return {**claims, "client_id": claims["azp"], "scope": claims.get("scp", ""),
+                "jti": claims.get("jti") or claims.get("uti") or ""}
 
     def _refusal(self, claims: Mapping[str, Any]) -> str | None:
         """Why these (signature-checked) claims are not an Entra v2 access token for us, or None."""

@@ -1,7 +1,8 @@
 """``verify_jwt``: signature, algorithm pin, ``typ`` and claims, always together.
 
-joserfc's ``jwt.decode`` checks the signature only; calling it directly is how expired or
-wrongly-typed tokens get accepted. Everything in Deputy that reads a JWT goes through here.
+A bare signature check (joserfc's ``jwt.decode``, or :func:`deputy.jose.compact.signature_valid`)
+is how expired or wrongly-typed tokens get accepted. Everything in Deputy that reads a JWT goes
+through here: the server (subject, actor and client-assertion tokens) and the resource SDK.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import Key, KeySet
 
-__all__ = ["JWTInvalid", "VerifiedJWT", "peek_claims", "verify_jwt"]
+from deputy.jose.compact import MAX_JWT_BYTES, CompactJWS, JWTInvalid, parse_jws, signature_valid
 
-MAX_JWT_BYTES = 16 * 1024
+__all__ = ["MAX_JWT_BYTES", "JWTInvalid", "VerifiedJWT", "peek_claims", "verify_jwt"]
+
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 # Explicit types of JWTs that must never be accepted where no particular type is required
 # (e.g. a client assertion): accepting them is token-type confusion (SPECS.md, pitfall 7).
@@ -33,10 +33,6 @@ CONFUSABLE_TYPES = frozenset(
         "token-introspection+jwt",
     }
 )
-
-
-class JWTInvalid(Exception):
-    """The JWT failed verification; the message is private detail for logs and audit."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +78,7 @@ def _check_typ(header_typ: object, typ: str | Collection[str] | None) -> None:
         if bare in CONFUSABLE_TYPES:
             raise JWTInvalid(f"typ {header_typ!r} is not accepted here")
     elif isinstance(typ, str):
-        if not isinstance(header_typ, str) or header_typ.lower() not in {
-            typ.lower(),
-            f"application/{typ}".lower(),
-        }:
+        if not isinstance(header_typ, str) or _bare_typ(header_typ) != _bare_typ(typ):
             raise JWTInvalid(f"typ {header_typ!r} where {typ!r} is required")
     else:
         accepted = {_bare_typ(t) for t in typ}
@@ -97,7 +90,7 @@ def _check_typ(header_typ: object, typ: str | Collection[str] | None) -> None:
 
 
 def verify_jwt(
-    token: str,
+    token: str | CompactJWS,
     keys: KeySet,
     *,
     algorithms: Collection[str],
@@ -115,24 +108,36 @@ def verify_jwt(
     a confusion risk; a string must match exactly (case-insensitively, RFC 7515 §4.1.9); a
     collection of strings accepts any one of them, ``""`` standing for a header without ``typ``
     (the tokens of external issuers, whose types Deputy does not choose).
+
+    ``token`` may be the :class:`~deputy.jose.compact.CompactJWS` a caller already parsed (to pick
+    keys by ``kid``), so that a token is parsed once.
     """
-    allowed = [a for a in algorithms if a not in FORBIDDEN_ALGORITHMS]
-    header, _ = peek_claims(token)
-    alg = header.get("alg")
-    if alg not in allowed:
+    jws = token if isinstance(token, CompactJWS) else parse_jws(token)
+    header = jws.header
+    alg = header["alg"]  # the parser guarantees a string
+    if alg in FORBIDDEN_ALGORITHMS or alg not in algorithms:
         raise JWTInvalid(f"algorithm {alg!r} not allowed")
-    kid = header.get("kid")
+    kid = header.get("kid")  # the parser guarantees a string or None
+    candidates: list[Key]
     if kid is not None:
-        try:
-            key = keys.get_by_kid(kid)
-        except (ValueError, KeyError, JoseError):
-            raise JWTInvalid(f"unknown kid {kid!r}") from None
-        key_alg = key.get("alg") if hasattr(key, "get") else None
+        found = [k for k in keys.keys if k.kid == kid]
+        if not found:
+            raise JWTInvalid(f"unknown kid {kid!r}")
+        key_alg = found[0].get("alg")
         if key_alg is not None and key_alg != alg:  # pin the algorithm per key (RS256 -> HS256 etc.)
             raise JWTInvalid(f"key {kid!r} is pinned to {key_alg}, token says {alg}")
+        candidates = found[:1]
+    else:
+        # Without a kid (common for clients with one key), each key not pinned to another
+        # algorithm is tried; there are only ever a handful.
+        candidates = [k for k in keys.keys if k.get("alg") in (None, alg)]
     _check_typ(header.get("typ"), typ)
-    decoded = _decode(token, keys, alg, kid, allowed)
-    claims = decoded.claims
+    for key in candidates:
+        if signature_valid(jws, alg, key):
+            break
+    else:
+        raise JWTInvalid("signature check failed" if candidates else "signature check failed: no usable key")
+    claims = jws.claims
     for name in required:
         if name not in claims:
             raise JWTInvalid(f"missing claim {name!r}")
@@ -148,25 +153,10 @@ def verify_jwt(
     if max_lifetime is not None and "exp" in claims and claims["exp"] - now > max_lifetime:
         raise JWTInvalid("exp unreasonably far in the future")
     if issuer is not None:
-        issuers = {issuer} if isinstance(issuer, str) else set(issuer)
-        if claims.get("iss") not in issuers:
-            raise JWTInvalid(f"issuer {claims.get('iss')!r} not accepted")
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or (iss != issuer if isinstance(issuer, str) else iss not in issuer):
+            raise JWTInvalid(f"issuer {iss!r} not accepted")
     if audience is not None and not _audience_matches(claims.get("aud"), audience):
         raise JWTInvalid(f"audience {claims.get('aud')!r} not accepted")
-    return VerifiedJWT(header=decoded.header, claims=claims)
+    return VerifiedJWT(header=header, claims=claims)
 
-
-def _decode(token: str, keys: KeySet, alg: str, kid: object, allowed: list[str]) -> jwt.Token:
-    """Check the signature. Without a ``kid`` (common for clients with one key), try each key
-    that is not pinned to another algorithm; there are only ever a handful."""
-    if kid is not None:
-        candidates: list[Any] = [keys]
-    else:
-        candidates = [k for k in keys.keys if k.get("alg") in (None, alg)]
-    last = "no usable key"
-    for candidate in candidates:
-        try:
-            return jwt.decode(token, candidate, algorithms=allowed)
-        except (JoseError, ValueError, TypeError) as exc:  # TypeError: e.g. a "crit" that is not a list
-            last = exc.__class__.__name__
-    raise JWTInvalid(f"signature check failed: {last}")

@@ -28,7 +28,7 @@ def read_chain(claims: Mapping[str, Any]) -> tuple[str, ...]:
     chain: list[str] = []
     act = claims.get("act")
     while act is not None:
-        if not isinstance(act, Mapping):
+        if type(act) is not dict and not isinstance(act, Mapping):  # dict first: the ABC check is slow
             raise ValueError("act is not an object")
         sub = act.get("sub")
         if not isinstance(sub, str) or not sub:
@@ -40,11 +40,16 @@ def read_chain(claims: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(chain)
 
 
+# JSON scalars: most claim values, returned as they are without a call or an ABC check (this runs
+# on every verified request).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _frozen(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+        return MappingProxyType({k: v if type(v) in _SCALARS else _frozen(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
+        return tuple(v if type(v) in _SCALARS else _frozen(v) for v in value)
     return value
 
 
@@ -75,7 +80,7 @@ class Principal:
         """Build from verified claims (``sub``, ``client_id``, ``scope``, ``act``, ``cnf``)."""
         scope = claims.get("scope", "")
         cnf = claims.get("cnf")
-        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        jkt = cnf.get("jkt") if cnf is not None and isinstance(cnf, Mapping) else None
         return cls(
             user=str(claims["sub"]),
             client_id=str(claims["client_id"]),
