@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 
 from deputy.config import Settings
 from deputy.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN
@@ -25,6 +25,16 @@ def exchange(home: Path, client: tuple[str, str], subject: str, audience: str) -
         return deputy.token.handle(form(params, client)).body
     finally:
         deputy.close()
+
+
+def tamper(sql: str) -> None:
+    """Change the store behind Deputy's back (SQLite file or the PostgreSQL pass's database)."""
+    engine = create_engine(Settings.from_env().db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
 
 
 def test_user_token_names_the_user_and_the_agent(home: Path) -> None:
@@ -118,16 +128,14 @@ def test_tokens_show_and_revoke_cascade(home: Path) -> None:
 def test_audit_verify_detects_tampering(home: Path) -> None:
     ok("token", "user", "jane", "--client", "incident-agent")
     assert "intact" in ok("audit", "verify")
-    with sqlite3.connect(home / "deputy.db") as conn:
-        conn.execute("UPDATE audit_events SET body = replace(body, 'jane', 'mallory') WHERE subject = 'jane'")
+    tamper("UPDATE audit_events SET body = replace(body, 'jane', 'mallory') WHERE subject = 'jane'")
     output = fails("audit", "verify")
     assert "BROKEN" in output
 
 
 def test_audit_verify_detects_a_changed_filter_column(home: Path) -> None:
     ok("token", "user", "jane", "--client", "incident-agent")
-    with sqlite3.connect(home / "deputy.db") as conn:
-        conn.execute("UPDATE audit_events SET subject = 'someone-else' WHERE subject = 'jane'")
+    tamper("UPDATE audit_events SET subject = 'someone-else' WHERE subject = 'jane'")
     assert "BROKEN" in fails("audit", "verify")
 
 
