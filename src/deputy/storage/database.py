@@ -6,7 +6,9 @@ Writers of a file database queue on an ``flock`` of ``<database>.lock`` before `
 IMMEDIATE``: a blocked ``flock`` wakes as soon as the holder is done, where SQLite's own busy
 handler sleeps and polls (1, 2, 5, ... 100 ms), which made the slowest exchanges wait a second
 when several processes write.
-PostgreSQL: writes that extend the audit chain take a transaction-level advisory lock.
+PostgreSQL: writes that extend the audit chain take a transaction-level advisory lock, and so
+does the migration, so that processes (or machines) starting together on one database migrate it
+once instead of racing to create the same tables.
 
 Every committed write that touched a realm table (users, groups, agents, ...) advances this
 process's *realm generation* for the database, which empties the in-process realm cache
@@ -33,6 +35,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from deputy.errors import TemporarilyUnavailable
 
 AUDIT_LOCK_ID = 0x44455055  # "DEPU"
+MIGRATION_LOCK_ID = 0x4D494752  # "MIGR"
 CONNECT_TIMEOUT_SECONDS = 5
 PG_CONNECT_ARGS = {
     "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -132,8 +135,12 @@ class Database:
         with self._write_lock, self.engine.connect() as conn:
             # SQLite: take the write lock up front (BEGIN IMMEDIATE), so that processes opening
             # a new database together wait for each other instead of failing "database is locked".
+            # PostgreSQL: the same, through an advisory lock held until the commit (Alembic runs
+            # inside this transaction); the second process then finds the schema at head.
             conn.info["write"] = True
             try:
+                if not self.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
                 config = alembic_config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
