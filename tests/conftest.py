@@ -54,7 +54,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _banner() -> str:
     return (f"!!! POSTGRESQL PASS DID NOT RUN: {make_url(POSTGRES_URL).render_as_string(hide_password=True)} "
-            f"is not usable ({_UNAVAILABLE[0]}) — every test was skipped !!!")
+            f"is not usable ({' '.join(_UNAVAILABLE[0].split())}) — every test was skipped !!!")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -82,7 +82,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(autouse=True)
 def _test_database(request: pytest.FixtureRequest) -> Iterator[None]:
-    """PostgreSQL pass: the databases this test's homes got are dropped when it ends."""
+    """PostgreSQL pass: the databases this test's homes got are emptied (or dropped) when it ends."""
     databases = postgres_databases()
     if databases is None:
         yield
@@ -95,7 +95,7 @@ def _test_database(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         owned, databases.test_owned = databases.test_owned, None
         for home in owned:
-            databases.drop(home)
+            databases.release(home)
 
 
 @pytest.fixture

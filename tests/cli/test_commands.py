@@ -6,12 +6,14 @@ import json
 import re
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from deputy.config import Settings
 from deputy.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN
 from deputy.jose import peek_claims
 from deputy.runtime import Deputy
+from tests.databases import POSTGRES
 from tests.helpers import form
 
 from tests.cli.conftest import fails, ok
@@ -157,3 +159,11 @@ def test_keys_rotate_keeps_old_key_published(home: Path) -> None:
     es256_before = before.count("ES256")
     assert after.count("ES256") == es256_before + 1
     assert "active" in after
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs a database URL with a password: runs in the PostgreSQL pass")
+def test_init_never_prints_the_database_password(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = make_url(Settings.from_env().db_url).set(password="pw-never-shown")  # trust auth ignores it
+    monkeypatch.setenv("DEPUTY_DATABASE_URL", url.render_as_string(hide_password=False))
+    output = ok("init")
+    assert "pw-never-shown" not in output and "***" in output
