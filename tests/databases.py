@@ -46,7 +46,7 @@ class PostgresDatabases:
         self.by_home: dict[Path, str] = {}
         self.free: list[str] = []  # emptied databases, ready for the next home
         self._empty_sql: list[str] | None = None
-        self.test_owned: list[Path] | None = None  # homes opened by the running test (dropped after it)
+        self.test_owned: list[Path] | None = None  # homes opened by the running test (released after it)
 
     def check(self) -> str | None:
         """None when the server answers and lets us create databases, else why not."""
