@@ -29,7 +29,9 @@ FILTER_COLUMN_LENGTH = 200
 
 
 def _column(value: str | None) -> str | None:
-    return None if value is None else value[:FILTER_COLUMN_LENGTH]
+    """The filter column's copy: a prefix, and no NUL (PostgreSQL text cannot hold one), so that
+    the refusal of a request naming ``client_id=a%00`` is still audited (the body keeps it)."""
+    return None if value is None else value[:FILTER_COLUMN_LENGTH].replace("\x00", "\ufffd")
 
 
 def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:

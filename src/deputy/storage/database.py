@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from deputy.errors import TemporarilyUnavailable
+from deputy.errors import InvalidRequest, TemporarilyUnavailable
 
 AUDIT_LOCK_ID = 0x44455055  # "DEPU"
 MIGRATION_LOCK_ID = 0x4D494752  # "MIGR"
@@ -98,7 +98,20 @@ class Database:
                     self._lock_file = os.open(database + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 except OSError:
                     pass  # no lock file (e.g. no directory yet): SQLite's busy handler alone, as before
+        else:
+            self._refuse_nul_characters()
         self._track_realm_writes()
+
+    def _refuse_nul_characters(self) -> None:
+        """PostgreSQL cannot hold a NUL character in text, and psycopg refuses such a parameter
+        with a DataError, which would be a 500. A value with NUL can name nothing stored, and only
+        a hostile or broken client sends one (``client_id=a%00``, ``/admin/users/%00``): refuse
+        it as ``invalid_request`` (400) before it reaches the server. SQLite stores NUL and needs
+        no guard (there such a name is simply not found)."""
+        @event.listens_for(self.engine, "before_cursor_execute")
+        def _on_execute(_conn: Connection, _cursor: Any, _statement: str, parameters: Any, *_: Any) -> None:
+            if _has_nul(parameters):
+                raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
 
     def _track_realm_writes(self) -> None:
         @event.listens_for(self.engine, "before_cursor_execute")
@@ -228,6 +241,17 @@ class Database:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+
+
+def _has_nul(parameters: Any) -> bool:
+    """A NUL in any string of a statement's parameters (a dict, a sequence, or a list of them)."""
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        return any(_has_nul(v) for v in parameters.values())
+    if isinstance(parameters, (list, tuple)):
+        return any(_has_nul(v) for v in parameters)
+    return False
 
 
 def alembic_config() -> Config:
