@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
+import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from deputy.config import Settings
 from deputy.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN
 from deputy.jose import peek_claims
 from deputy.runtime import Deputy
+from tests.databases import POSTGRES
 from tests.helpers import form
 
 from tests.cli.conftest import fails, ok
@@ -25,6 +27,16 @@ def exchange(home: Path, client: tuple[str, str], subject: str, audience: str) -
         return deputy.token.handle(form(params, client)).body
     finally:
         deputy.close()
+
+
+def tamper(sql: str) -> None:
+    """Change the store behind Deputy's back (SQLite file or the PostgreSQL pass's database)."""
+    engine = create_engine(Settings.from_env().db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
 
 
 def test_user_token_names_the_user_and_the_agent(home: Path) -> None:
@@ -118,16 +130,14 @@ def test_tokens_show_and_revoke_cascade(home: Path) -> None:
 def test_audit_verify_detects_tampering(home: Path) -> None:
     ok("token", "user", "jane", "--client", "incident-agent")
     assert "intact" in ok("audit", "verify")
-    with sqlite3.connect(home / "deputy.db") as conn:
-        conn.execute("UPDATE audit_events SET body = replace(body, 'jane', 'mallory') WHERE subject = 'jane'")
+    tamper("UPDATE audit_events SET body = replace(body, 'jane', 'mallory') WHERE subject = 'jane'")
     output = fails("audit", "verify")
     assert "BROKEN" in output
 
 
 def test_audit_verify_detects_a_changed_filter_column(home: Path) -> None:
     ok("token", "user", "jane", "--client", "incident-agent")
-    with sqlite3.connect(home / "deputy.db") as conn:
-        conn.execute("UPDATE audit_events SET subject = 'someone-else' WHERE subject = 'jane'")
+    tamper("UPDATE audit_events SET subject = 'someone-else' WHERE subject = 'jane'")
     assert "BROKEN" in fails("audit", "verify")
 
 
@@ -149,3 +159,11 @@ def test_keys_rotate_keeps_old_key_published(home: Path) -> None:
     es256_before = before.count("ES256")
     assert after.count("ES256") == es256_before + 1
     assert "active" in after
+
+
+@pytest.mark.skipif(not POSTGRES, reason="needs a database URL with a password: runs in the PostgreSQL pass")
+def test_init_never_prints_the_database_password(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = make_url(Settings.from_env().db_url).set(password="pw-never-shown")  # trust auth ignores it
+    monkeypatch.setenv("DEPUTY_DATABASE_URL", url.render_as_string(hide_password=False))
+    output = ok("init")
+    assert "pw-never-shown" not in output and "***" in output

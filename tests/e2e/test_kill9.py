@@ -21,6 +21,7 @@ from deputy.config import Settings
 from deputy.runtime import Deputy
 from deputy.storage.audit_store import AuditFilter
 from tests.conftest import ADMIN_TOKEN, AGENT, INCIDENTS
+from tests.databases import database_env
 from tests.e2e.server import free_port
 from tests.http.support import ADMIN, exchange
 
@@ -32,6 +33,7 @@ def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPUTY_")}
     env.update(DEPUTY_HOME=str(home), DEPUTY_ADMIN_TOKEN=ADMIN_TOKEN,
                PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])))
+    env.update(database_env(home))  # the PostgreSQL pass: this home's throw-away database
     return env
 
 

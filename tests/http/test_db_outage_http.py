@@ -175,6 +175,7 @@ def test_postgres_goes_away_under_load_and_comes_back(proxied_pg: tuple[Deputy, 
     assert deputy.store.db.unavailable_errors >= 20
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_locked_past_the_busy_timeout_is_503_and_recovers(
     deputy: Deputy, client: TestClient, settings: Settings
 ) -> None:

@@ -124,3 +124,22 @@ def test_filters(any_deputy: Deputy) -> None:
     newest = list(audit.records(AuditFilter(type="test.event", newest_first=True, limit=3)))
     assert [r.event.data["i"] for r in newest] == [9, 8, 7]
     assert len(list(audit.records(AuditFilter(type="test.event", audience="https://api.example")))) == 10
+
+
+def test_an_oversized_client_id_or_subject_is_recorded_whole_and_verifies(any_deputy: Deputy) -> None:
+    """A refused request may name any client id or user (a hostile client sends 5,000 characters).
+    The body keeps them whole; the 200-character filter columns keep a prefix, which PostgreSQL
+    needs (it enforces VARCHAR lengths; SQLite ignores them) and which still verifies."""
+    client_id, subject = "a" * 5000, "é☃" * 300
+    any_deputy.store.audit.append(AuditEvent(type="token.refused", outcome="failure", client_id=client_id,
+                                             subject=subject, data={"reason": "client_unknown"}))
+    last = list(any_deputy.store.audit.records())[-1]
+    assert (last.event.client_id, last.event.subject) == (client_id, subject)
+    assert _verify(any_deputy) == (any_deputy.store.audit.count(), None)
+    with any_deputy.store.db.read() as conn:
+        row = conn.execute(select(audit_events.c.client_id, audit_events.c.subject)
+                           .where(audit_events.c.seq == last.seq)).one()
+    assert (row.client_id, row.subject) == (client_id[:200], subject[:200])
+    with any_deputy.store.db.write() as conn:  # the prefix is still checked against the body
+        conn.execute(update(audit_events).where(audit_events.c.seq == last.seq).values(client_id="a" * 199 + "b"))
+    assert _break(any_deputy)[0] == last.seq

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.panel import Panel
 from rich.table import Table
+from sqlalchemy import make_url
 
 from deputy import __version__
 from deputy.admin.realm_file import load_realm, read_realm_file
@@ -61,7 +62,9 @@ def init(home: Optional[Path] = HomeOption, dev_realm: bool = typer.Option(False
     with open_deputy(home) as deputy:
         if dev_realm:
             load_realm(deputy.admin("cli"), read_realm_file(DEV_REALM))
-        console.print(f"store ready at [bold]{deputy.settings.db_url}[/bold]")
+        # the URL may hold the database password: never print it
+        shown = make_url(deputy.settings.db_url).render_as_string(hide_password=True)
+        console.print(f"store ready at [bold]{shown}[/bold]")
 
 
 def _print_dev_banner(issuer: str, admin_token: str, home: Path) -> None:

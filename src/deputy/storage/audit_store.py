@@ -21,6 +21,18 @@ from deputy.storage.schema import audit_events
 # Built once: the hot path then skips constructing and coercing a statement per call.
 _HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
 _INSERT = insert(audit_events)
+# client_id and subject are String(200) filter columns; a refused request can name anything (a
+# hostile client sends a 5,000-character client id). The body keeps the whole value; the column
+# keeps a prefix, because PostgreSQL enforces the length (SQLite does not) and would fail the
+# write, and with it the refusal's answer. Filters compare whole names, which no registered
+# client or user exceeds.
+FILTER_COLUMN_LENGTH = 200
+
+
+def _column(value: str | None) -> str | None:
+    """The filter column's copy: a prefix, and no NUL (PostgreSQL text cannot hold one), so that
+    the refusal of a request naming ``client_id=a%00`` is still audited (the body keeps it)."""
+    return None if value is None else value[:FILTER_COLUMN_LENGTH].replace("\x00", "\ufffd")
 
 
 def append_in(conn: Connection, event: AuditEvent, now: int) -> AuditRecord:
@@ -74,8 +86,8 @@ def _chained(
             time=now,
             type=event.type,
             outcome=event.outcome,
-            client_id=event.client_id,
-            subject=event.subject,
+            client_id=_column(event.client_id),
+            subject=_column(event.subject),
             actors="|" + "|".join(event.actor_chain) + "|",
             audience="|" + "|".join(event.audience) + "|",
             body=body,
@@ -166,8 +178,8 @@ def _with_columns(event: AuditEvent, row: Any) -> AuditEvent:
         "actors": row.actors, "audience": row.audience,
     }
     from_body = {
-        "type": event.type, "outcome": event.outcome, "client_id": event.client_id, "subject": event.subject,
-        "actors": "|" + "|".join(event.actor_chain) + "|", "audience": "|" + "|".join(event.audience) + "|",
+        "type": event.type, "outcome": event.outcome, "client_id": _column(event.client_id),
+        "subject": _column(event.subject), "actors": "|" + "|".join(event.actor_chain) + "|", "audience": "|" + "|".join(event.audience) + "|",
     }
     if columns == from_body:
         return event

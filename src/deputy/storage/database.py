@@ -6,7 +6,9 @@ Writers of a file database queue on an ``flock`` of ``<database>.lock`` before `
 IMMEDIATE``: a blocked ``flock`` wakes as soon as the holder is done, where SQLite's own busy
 handler sleeps and polls (1, 2, 5, ... 100 ms), which made the slowest exchanges wait a second
 when several processes write.
-PostgreSQL: writes that extend the audit chain take a transaction-level advisory lock.
+PostgreSQL: writes that extend the audit chain take a transaction-level advisory lock, and so
+does the migration, so that processes (or machines) starting together on one database migrate it
+once instead of racing to create the same tables.
 
 Every committed write that touched a realm table (users, groups, agents, ...) advances this
 process's *realm generation* for the database, which empties the in-process realm cache
@@ -31,9 +33,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from deputy.errors import TemporarilyUnavailable
+from deputy.errors import InvalidRequest, TemporarilyUnavailable
 
 AUDIT_LOCK_ID = 0x44455055  # "DEPU"
+MIGRATION_LOCK_ID = 0x4D494752  # "MIGR"
 CONNECT_TIMEOUT_SECONDS = 5
 PG_CONNECT_ARGS = {
     "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -103,7 +106,20 @@ class Database:
                     self._lock_file = os.open(database + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 except OSError:
                     pass  # no lock file (e.g. no directory yet): SQLite's busy handler alone, as before
+        else:
+            self._refuse_nul_characters()
         self._track_realm_writes()
+
+    def _refuse_nul_characters(self) -> None:
+        """PostgreSQL cannot hold a NUL character in text, and psycopg refuses such a parameter
+        with a DataError, which would be a 500. A value with NUL can name nothing stored, and only
+        a hostile or broken client sends one (``client_id=a%00``, ``/admin/users/%00``): refuse
+        it as ``invalid_request`` (400) before it reaches the server. SQLite stores NUL and needs
+        no guard (there such a name is simply not found)."""
+        @event.listens_for(self.engine, "before_cursor_execute")
+        def _on_execute(_conn: Connection, _cursor: Any, _statement: str, parameters: Any, *_: Any) -> None:
+            if _has_nul(parameters):
+                raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
 
     def _track_realm_writes(self) -> None:
         @event.listens_for(self.engine, "before_cursor_execute")
@@ -140,8 +156,12 @@ class Database:
         with self._write_lock, self.engine.connect() as conn:
             # SQLite: take the write lock up front (BEGIN IMMEDIATE), so that processes opening
             # a new database together wait for each other instead of failing "database is locked".
+            # PostgreSQL: the same, through an advisory lock held until the commit (Alembic runs
+            # inside this transaction); the second process then finds the schema at head.
             conn.info["write"] = True
             try:
+                if not self.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
                 config = alembic_config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
@@ -283,6 +303,17 @@ class Database:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+
+
+def _has_nul(parameters: Any) -> bool:
+    """A NUL in any string of a statement's parameters (a dict, a sequence, or a list of them)."""
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        return any(_has_nul(v) for v in parameters.values())
+    if isinstance(parameters, (list, tuple)):
+        return any(_has_nul(v) for v in parameters)
+    return False
 
 
 def alembic_config() -> Config:

@@ -41,7 +41,9 @@ class KeyStore:
         if {k.alg for k in self.stored_keys() if k.retire_at is None} >= set(ISSUING_ALGORITHMS):
             return  # the common case: nothing to do, no write lock taken
         # Check again under the write lock, so that processes starting together make one key each.
-        with self._db.write() as conn:
+        # (audit=True: on PostgreSQL the store-wide advisory lock; SQLite's BEGIN IMMEDIATE alone
+        # serialises, but PostgreSQL's READ COMMITTED would let two starters both insert.)
+        with self._db.write(audit=True) as conn:
             rows = conn.execute(select(signing_keys.c.alg).where(signing_keys.c.retire_at.is_(None)))
             active = {r.alg for r in rows}
             for alg in ISSUING_ALGORITHMS:
@@ -59,7 +61,7 @@ class KeyStore:
         """Make a new active key for ``alg``; the old one stays published for the overlap."""
         now = self._clock.now()
         new_key = generate_key(alg, now)
-        with self._db.write() as conn:
+        with self._db.write(audit=True) as conn:  # serialised like ensure_keys: one active key per alg
             conn.execute(
                 update(signing_keys)
                 .where(signing_keys.c.alg == alg, signing_keys.c.retire_at.is_(None))
