@@ -3,6 +3,7 @@ by another process within one second (issue #8), proven with a second process on
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -39,6 +40,8 @@ OTHER_PROCESS = textwrap.dedent(
     admin = deputy.admin("other-process")
     if args["change"] == "disable-user":
         admin.put_user(replace(deputy.store.realm.get_user("jane"), disabled=True))
+    elif args["change"].startswith("revoke:"):
+        assert admin.revoke_token(args["change"].removeprefix("revoke:")) >= 1
     else:
         admin.set_agent_status("incident-agent", AgentStatus.SUSPENDED)
     deputy.close()
@@ -92,6 +95,27 @@ def test_a_change_in_another_process_is_honoured_within_one_second(any_deputy: D
         # Client credentials touch no lineage: only the (cached) agent status can refuse them.
         elapsed = _seconds_until_refused(lambda: _client_credentials(deputy))
     assert elapsed <= 1.0, f"still accepted {elapsed:.2f} s after the other process committed"
+
+
+def test_a_token_revoked_by_another_process_is_refused_here_at_once(any_deputy: Deputy) -> None:
+    """Revocations are never cached: the lineage is read on every exchange and introspection, so
+    a revocation committed by another process is honoured by the very next request here."""
+    deputy = any_deputy
+    subject = deputy.admin().issue_user_token("jane", AGENT[0], ["incidents:read"])
+    issued = _exchange(deputy, subject)
+    assert isinstance(issued, Response)
+    delegated = issued.body["access_token"]
+    payload = delegated.split(".")[1]
+    jti = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+    def active() -> bool:
+        return bool(deputy.introspection.handle(form({"token": delegated}, AGENT)).body["active"])
+
+    assert active()  # and the lineage row was read here before the other process acts
+    _in_other_process(deputy, f"revoke:{jti}")
+    assert not active()
+    # the user's own token, the parent, is untouched: revocation cascades down, never up
+    assert isinstance(_exchange(deputy, subject), Response)
 
 
 def test_a_change_through_this_process_is_seen_at_once(deputy: Deputy) -> None:
