@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-import uvicorn
-
 from deputy.http import create_app
 from deputy.runtime import Deputy
+from tests.e2e.asgi_server import serving
 
 
 def free_port() -> int:
@@ -23,23 +19,5 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(deputy: Deputy, admin_token: str, port: int) -> Iterator[str]:
-    config = uvicorn.Config(create_app(deputy, admin_token), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        server.should_exit = True
-        raise RuntimeError("server did not start")
-    try:
+    with serving(create_app(deputy, admin_token), port) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

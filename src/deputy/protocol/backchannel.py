@@ -27,19 +27,20 @@ from deputy.audit import AuditEvent
 from deputy.constants import GRANT_CIBA
 from deputy.errors import (
     AccessDenied,
-    DeputyError,
     InvalidBindingMessage,
     InvalidRequest,
     InvalidScope,
     NotFound,
-    OAuthError,
-    ServerError,
-    TemporarilyUnavailable,
     UnauthorizedClient,
     UnknownUserId,
 )
 from deputy.policy import DelegationRequest, decide
-from deputy.protocol.backchannel_ports import BackchannelLedger, BackchannelRequest, BackchannelStatus
+from deputy.protocol.audited import answer_audited
+from deputy.protocol.backchannel_ports import (
+    BackchannelLedger,
+    BackchannelRequest,
+    BackchannelStatus,
+)
 from deputy.protocol.client_auth import ClientAuthenticator, default_authenticator
 from deputy.protocol.client_auth.base import claimed_client_id
 from deputy.protocol.context import ServerContext
@@ -95,21 +96,7 @@ class BackchannelEndpoint:
 
     def handle(self, request: FormRequest) -> Response:
         trace = Trace(grant_type=GRANT_CIBA)
-        try:
-            return self._handle(request, trace)
-        except OAuthError as error:
-            self._audit_refusal(trace, error)
-            raise
-        except DeputyError as error:
-            log.error("backchannel endpoint: unexpected %s", error)
-            server_error = ServerError("server_error", str(error))
-            self._audit_refusal(trace, server_error)
-            raise server_error from None
-        except Exception as exc:
-            log.exception("backchannel endpoint: unexpected error")
-            server_error = ServerError("server_error", f"{exc.__class__.__name__}: {exc}")
-            self._audit_refusal(trace, server_error)
-            raise server_error from None
+        return answer_audited("backchannel", self.ctx, trace, log, lambda: self._handle(request, trace))
 
     def _handle(self, request: FormRequest, trace: Trace) -> Response:
         ctx = self.ctx
@@ -194,16 +181,6 @@ class BackchannelEndpoint:
         log.info("backchannel.requested request_id=%s client=%s user=%s", stored.request_id, agent.client_id, user.username)
         body = {"auth_req_id": auth_req_id, "expires_in": expiry, "interval": stored.interval}
         return Response(200, body, dict(NO_STORE))
-
-    def _audit_refusal(self, trace: Trace, error: OAuthError) -> None:
-        log.info("backchannel.refused client=%s error=%s reason=%s detail=%s", trace.client_id, error.error, error.reason, error.detail)
-        if isinstance(error, TemporarilyUnavailable):
-            return
-        event = trace.refused(error)
-        try:
-            self.ctx.audit.append(AuditEvent(**{**event.__dict__, "type": "backchannel.refused"}))
-        except DeputyError:
-            log.error("could not audit a refused backchannel request (reason=%s)", error.reason)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from deputy.errors import DeputyError, OAuthError, ServerError, TemporarilyUnavailable, UnauthorizedClient, UnsupportedGrantType
+from deputy.errors import (
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from deputy.protocol.audited import answer_audited
 from deputy.protocol.client_auth import ClientAuthenticator, default_authenticator
 from deputy.protocol.client_auth.base import claimed_client_id
 from deputy.protocol.context import ServerContext
@@ -37,21 +41,7 @@ class TokenEndpoint:
     def handle(self, request: FormRequest) -> Response:
         """Answer a token request. Raises only :class:`OAuthError` (already audited)."""
         trace = Trace()
-        try:
-            return self._handle(request, trace)
-        except OAuthError as error:
-            self._audit_refusal(trace, error)
-            raise
-        except DeputyError as error:  # not an OAuth error: a bug in wiring; never leak it
-            log.error("token endpoint: unexpected %s", error)
-            server_error = ServerError("server_error", str(error))
-            self._audit_refusal(trace, server_error)
-            raise server_error from None
-        except Exception as exc:
-            log.exception("token endpoint: unexpected error")
-            server_error = ServerError("server_error", f"{exc.__class__.__name__}: {exc}")
-            self._audit_refusal(trace, server_error)
-            raise server_error from None
+        return answer_audited("token", self.ctx, trace, log, lambda: self._handle(request, trace))
 
     def _handle(self, request: FormRequest, trace: Trace) -> Response:
         trace.client_id = claimed_client_id(request)
@@ -73,14 +63,3 @@ class TokenEndpoint:
         self.ctx.tokens.record_issuance(issued.record, issued.event)
         log.debug("token.issued jti=%s client=%s sub=%s", issued.record.jti, client.client_id, issued.record.subject)
         return Response(200, issued.body, dict(NO_STORE))
-
-    def _audit_refusal(self, trace: Trace, error: OAuthError) -> None:
-        log.info("token.refused client=%s error=%s reason=%s detail=%s", trace.client_id, error.error, error.reason, error.detail)
-        if isinstance(error, TemporarilyUnavailable):
-            return  # the store is down: there is nowhere to write; the log line above is the record
-        if not error.audited:
-            return  # a state, not a refusal (a CIBA poll while the user decides): logged only
-        try:
-            self.ctx.audit.append(trace.refused(error))
-        except DeputyError:
-            log.error("could not audit a refused token request (reason=%s)", error.reason)
