@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import text
 
 from deputy.clock import FixedClock
 from deputy.errors import InvalidClient, InvalidRequest
@@ -163,19 +164,63 @@ def test_suspension_revokes_everything_the_agent_acted_in(deputy: Deputy, tree: 
         assert not is_active(deputy, token), name  # re-activation does not revive revoked tokens
 
 
-def test_child_recorded_after_its_parent_was_revoked_is_inactive(deputy: Deputy) -> None:
+def test_child_recorded_after_its_parent_was_revoked_is_refused(deputy: Deputy) -> None:
     """The race: an exchange reads a live parent, the parent is revoked (cascading over the
-    children that exist so far), then the new child is recorded. It must not come out live."""
+    children that exist so far), then the new child is to be recorded. The write re-checks the
+    parent inside its transaction and refuses: no token row, no ``token.issued`` event."""
     root = user_token(deputy)
     revoke(deputy, root)
-    late_child = forge_own_token(
-        deputy, base_claims(deputy, scope="incidents:read", act={"sub": "incident-agent", "iss": deputy.settings.issuer}),
-        actors=("incident-agent",), parent_jti=claims_of(root)["jti"],
-    )
-    assert not is_active(deputy, late_child)
+    issued_before = len(events(deputy, "token.issued"))
+    claims = base_claims(deputy, scope="incidents:read", act={"sub": "incident-agent", "iss": deputy.settings.issuer})
     with pytest.raises(InvalidRequest) as exc:
-        exchange(deputy, late_child, TRIAGE)
+        forge_own_token(deputy, claims, actors=("incident-agent",), parent_jti=claims_of(root)["jti"])
     assert exc.value.reason == "subject_token_revoked"
+    assert deputy.store.tokens.get_token(claims["jti"]) is None
+    assert len(events(deputy, "token.issued")) == issued_before
+
+
+def test_exchange_of_a_token_revoked_after_its_lineage_was_cached_is_refused(deputy: Deputy) -> None:
+    """The recent-lineage cache may hold a live lineage for up to a second; a revocation made
+    meanwhile by another process (simulated: the row updated behind this process's back, so the
+    cache is not told) must still refuse the exchange, at commit, and issue nothing."""
+    subject = user_token(deputy)
+    exchange(deputy, subject)  # fills the cache with the subject token's live lineage
+    jti = claims_of(subject)["jti"]
+    with deputy.store.db.write() as conn:  # not through TokenStore: as another process would
+        conn.execute(text("UPDATE tokens SET revoked_at = 1, revoked_reason = 'elsewhere' WHERE jti = :jti"),
+                     {"jti": jti})
+    assert deputy.store.tokens.lineage_cache.get(jti, lambda: [])[0].revoked_at is None  # still cached
+    issued_before = len(events(deputy, "token.issued"))
+    with pytest.raises(InvalidRequest) as exc:
+        exchange(deputy, subject)
+    assert exc.value.reason == "subject_token_revoked"
+    assert len(events(deputy, "token.issued")) == issued_before
+    refused = events(deputy, "token.refused")[-1]
+    assert refused.reason == "subject_token_revoked" and "before" in (refused.detail or "")
+
+
+def test_revocation_through_this_process_empties_the_lineage_cache(deputy: Deputy) -> None:
+    subject = user_token(deputy)
+    exchange(deputy, subject)
+    hits = deputy.store.tokens.lineage_cache.hits
+    exchange(deputy, subject)
+    assert deputy.store.tokens.lineage_cache.hits == hits + 1
+    revoke(deputy, subject)
+    misses = deputy.store.tokens.lineage_cache.misses
+    with pytest.raises(InvalidRequest) as exc:
+        exchange(deputy, subject)
+    assert exc.value.reason == "subject_token_revoked"
+    assert deputy.store.tokens.lineage_cache.misses == misses + 1  # refused at the read, not at commit
+
+
+def test_introspection_never_uses_the_lineage_cache(deputy: Deputy) -> None:
+    subject = user_token(deputy)
+    exchange(deputy, subject)
+    jti = claims_of(subject)["jti"]
+    with deputy.store.db.write() as conn:
+        conn.execute(text("UPDATE tokens SET revoked_at = 1, revoked_reason = 'elsewhere' WHERE jti = :jti"),
+                     {"jti": jti})
+    assert not is_active(deputy, subject)
 
 
 class _LedgerWithRevokedAncestors:
@@ -185,8 +230,8 @@ class _LedgerWithRevokedAncestors:
     def __init__(self, real: TokenLedger) -> None:
         self.real = real
 
-    def ancestry(self, jti: str) -> list[TokenRecord]:
-        lineage = self.real.ancestry(jti)
+    def ancestry(self, jti: str, *, recent: bool = False) -> list[TokenRecord]:
+        lineage = self.real.ancestry(jti, recent=recent)
         return lineage[:1] + [replace(r, revoked_at=1, revoked_reason="test") for r in lineage[1:]]
 
     def __getattr__(self, name: str) -> object:

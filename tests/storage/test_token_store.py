@@ -7,17 +7,23 @@ from sqlalchemy.exc import IntegrityError
 
 from deputy.audit import AuditEvent, verify_chain
 from deputy.clock import FixedClock
+from deputy.errors import InvalidRequest
 from deputy.protocol.ports import TokenRecord
 from deputy.runtime import Deputy
 from deputy.storage.audit_store import AuditFilter
 
 
+def _record(deputy: Deputy, jti: str, parent: str | None = None, *, client: str = "incident-agent",
+            actors: tuple[str, ...] = (), mode: str = "delegation", ttl: int = 300, subject: str = "jane") -> TokenRecord:
+    now = deputy.store.clock.now()
+    return TokenRecord(jti=jti, subject=subject, client_id=client, grant_type="test", mode=mode, issued_at=now,
+                       expires_at=now + ttl, audience=("https://incidents.example",), scope=("incidents:read",),
+                       actors=actors, parent_jti=parent)
+
+
 def _issue(deputy: Deputy, jti: str, *, parent: str | None = None, client: str = "incident-agent",
            actors: tuple[str, ...] = (), mode: str = "delegation", ttl: int = 300, subject: str = "jane") -> TokenRecord:
-    now = deputy.store.clock.now()
-    record = TokenRecord(jti=jti, subject=subject, client_id=client, grant_type="test", mode=mode, issued_at=now,
-                         expires_at=now + ttl, audience=("https://incidents.example",), scope=("incidents:read",),
-                         actors=actors, parent_jti=parent)
+    record = _record(deputy, jti, parent, client=client, actors=actors, mode=mode, ttl=ttl, subject=subject)
     deputy.store.tokens.record_issuance(record, AuditEvent(type="token.issued", client_id=client, subject=subject,
                                                            actor_chain=actors, jti=jti, parent_jti=parent))
     return record
@@ -128,14 +134,30 @@ def test_issuance_and_its_audit_event_commit_together(any_deputy: Deputy) -> Non
     assert len(any_deputy.store.tokens.descendants("dup")) == 1
 
 
-def test_child_recorded_after_its_parent_was_revoked_is_born_revoked(any_deputy: Deputy) -> None:
-    """An exchange that read its subject token just before a revocation and commits just after."""
+def test_child_recorded_after_its_parent_was_revoked_is_refused(any_deputy: Deputy) -> None:
+    """An exchange that read its subject token just before a revocation and commits just after:
+    refused inside the write's transaction, nothing stored; the rest of its batch is written."""
     _issue(any_deputy, "parent", mode="user")
     now = any_deputy.store.clock.now()
     assert any_deputy.store.tokens.revoke("parent", "compromised", now, AuditEvent(type="token.revoked")) == 1
-    _issue(any_deputy, "late-child", parent="parent", actors=("incident-agent",))
-    child = any_deputy.store.tokens.get_token("late-child")
-    assert child is not None
-    assert child.revoked_at == now and child.revoked_reason == "compromised"
+    with pytest.raises(InvalidRequest) as exc:
+        _issue(any_deputy, "late-child", parent="parent", actors=("incident-agent",))
+    assert exc.value.reason == "subject_token_revoked"
+    assert any_deputy.store.tokens.get_token("late-child") is None
+    assert not [r for r in any_deputy.store.audit.records() if r.event.jti == "late-child"]
     _issue(any_deputy, "unrelated", actors=("incident-agent",))
     assert any_deputy.store.tokens.get_token("unrelated").revoked_at is None  # type: ignore[union-attr]
+
+
+def test_a_refused_issuance_does_not_fail_the_rest_of_its_batch(any_deputy: Deputy) -> None:
+    _issue(any_deputy, "parent", mode="user")
+    _issue(any_deputy, "live-parent", mode="user")
+    now = any_deputy.store.clock.now()
+    any_deputy.store.tokens.revoke("parent", "compromised", now, AuditEvent(type="token.revoked"))
+    items = [(_record(any_deputy, jti, parent), AuditEvent(type="token.issued", jti=jti))
+             for jti, parent in (("a", "live-parent"), ("b", "parent"), ("c", None))]
+    results = any_deputy.store.tokens._record_issuances(items)  # one batch, as group commit writes it
+    assert [r is None for r in results] == [False, True, False]
+    assert [any_deputy.store.tokens.get_token(j) is None for j in "abc"] == [False, True, False]
+    assert verify_chain(any_deputy.store.audit.records())[1] is None
+    assert [r.event.jti for r in any_deputy.store.audit.records()][-2:] == ["a", "c"]

@@ -44,13 +44,15 @@ class RealmReader(Protocol):
 
 class TokenLedger(Protocol):
     def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
-        """Store the lineage record and its audit event in one durable transaction."""
+        """Store the lineage record and its audit event in one durable transaction; refuse
+        (``subject_token_revoked``, nothing stored) if the parent is revoked by then."""
         ...
 
     def get_token(self, jti: str) -> TokenRecord | None: ...
 
-    def ancestry(self, jti: str) -> list[TokenRecord]:
-        """The token's record followed by its parent's, up to the root."""
+    def ancestry(self, jti: str, *, recent: bool = False) -> list[TokenRecord]:
+        """The token's record followed by its parent's, up to the root. ``recent``: may be up
+        to about a second old (only for a token whose child's issuance re-checks it)."""
         ...
 
     def revoke(self, jti: str, reason: str, now: int, event: AuditEvent) -> int:

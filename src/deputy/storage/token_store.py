@@ -10,10 +10,12 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
 
 from deputy.audit import AuditEvent, AuditRecord
 from deputy.clock import Clock
+from deputy.errors import InvalidRequest
 from deputy.protocol.ports import TokenRecord
 from deputy.storage.audit_store import append_in, append_many_in, append_many_sqlite
 from deputy.storage.database import Database
 from deputy.storage.group_commit import GroupCommit
+from deputy.storage.lineage_cache import LineageCache
 from deputy.storage.schema import token_actors, tokens
 
 _DESCENDANTS = text(
@@ -76,59 +78,66 @@ def _sqlite_record(row: tuple[Any, ...]) -> TokenRecord:
     )
 
 
-def _resolved_revocation(
-    record: TokenRecord, revoked: dict[str, tuple[int, str | None]]
-) -> tuple[int | None, str | None]:
-    """A parent revoked after the grant read it (and before this commit) revokes the child too."""
-    if record.revoked_at is None and record.parent_jti in revoked:
-        return revoked[record.parent_jti]
-    return record.revoked_at, record.revoked_reason
+def _parent_revoked(record: TokenRecord, revoked: dict[str, tuple[int, str | None]]) -> bool:
+    """The parent was revoked after the grant read it (the cascade did not see this child)."""
+    return record.revoked_at is None and record.parent_jti in revoked
 
 
 class TokenStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, lineage_max_age: float = 1.0) -> None:
         self._db = db
         self._clock = clock
-        self._issuances: GroupCommit[tuple[TokenRecord, AuditEvent], AuditRecord] = GroupCommit(
+        self._issuances: GroupCommit[tuple[TokenRecord, AuditEvent], AuditRecord | None] = GroupCommit(
             self._record_issuances
         )
+        self.lineage_cache = LineageCache(lineage_max_age)
 
     def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
-        """Durable before it returns; concurrent issuances share a transaction (group commit)."""
-        return self._issuances.submit((record, event))
+        """Durable before it returns; concurrent issuances share a transaction (group commit).
 
-    def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord]:
+        Refused (``invalid_request``, ``subject_token_revoked``; nothing written) when the
+        parent was revoked after the grant read it: revocations hold the same lock as this
+        write, so the check inside its transaction is current, and a revoked token is never
+        exchanged however old the grant's read was (see :mod:`deputy.storage.lineage_cache`)."""
+        written = self._issuances.submit((record, event))
+        if written is None:
+            raise InvalidRequest(
+                "subject_token_revoked", f"parent {record.parent_jti} was revoked before {record.jti} was committed"
+            )
+        return written
+
+    def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
         if self._db.is_sqlite:
             return self._record_issuances_sqlite(items)
         with self._db.write(audit=True) as conn:
-            # A parent may have been revoked after the grant read it and before this commit
-            # (revocations hold the same lock, so this read is current): the cascade covers the
-            # new token too, or the tree would show a live child of a revoked token.
             parents = {r.parent_jti for r, _ in items if r.parent_jti is not None and r.revoked_at is None}
             revoked = {
                 row.jti: (int(row.revoked_at), row.revoked_reason)
                 for row in conn.execute(_PARENTS_REVOKED, {"jtis": sorted(parents)})
             } if parents else {}
+            accepted = [(record, event) for record, event in items if not _parent_revoked(record, revoked)]
+            if not accepted:
+                return [None] * len(items)
             token_rows: list[dict[str, object]] = []
             actor_rows: list[dict[str, object]] = []
-            for record, _ in items:
-                revoked_at, revoked_reason = _resolved_revocation(record, revoked)
+            for record, _ in accepted:
                 token_rows.append(dict(
                     jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
                     client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
                     audience=list(record.audience), scope=list(record.scope),
                     actors=list(record.actors), issued_at=record.issued_at,
-                    expires_at=record.expires_at, revoked_at=revoked_at, revoked_reason=revoked_reason,
-                    grant_ref=record.grant_ref,
+                    expires_at=record.expires_at, revoked_at=record.revoked_at,
+                    revoked_reason=record.revoked_reason, grant_ref=record.grant_ref,
                 ))
                 actor_rows += [{"jti": record.jti, "agent_id": a} for a in dict.fromkeys(record.actors)]
             conn.execute(_INSERT_TOKEN, token_rows)
             if actor_rows:
                 conn.execute(_INSERT_ACTOR, actor_rows)
             now = self._clock.now()
-            return append_many_in(conn, [(event, now) for _, event in items])
+            written = append_many_in(conn, [(event, now) for _, event in accepted])
+        return _results(items, accepted, written)
 
-    def _record_issuances_sqlite(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord]:
+    def _record_issuances_sqlite(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
         """:meth:`_record_issuances` on SQLite's raw cursor: the same rows in one ``BEGIN
         IMMEDIATE`` transaction (the SQLite write lock is the audit lock), the same checks."""
         with self._db.sqlite_cursor(write=True) as cursor:
@@ -139,29 +148,39 @@ class TokenStore:
                     _SQLITE_PARENTS_REVOKED + "(" + ", ".join("?" * len(parents)) + ")", parents
                 )
             } if parents else {}
+            accepted = [(record, event) for record, event in items if not _parent_revoked(record, revoked)]
+            if not accepted:
+                return [None] * len(items)
             token_rows: list[tuple[object, ...]] = []
             actor_rows: list[tuple[str, str]] = []
-            for record, _ in items:
-                revoked_at, revoked_reason = _resolved_revocation(record, revoked)
+            for record, _ in accepted:
                 token_rows.append((
                     record.jti, record.parent_jti, record.subject, record.client_id, record.grant_type, record.mode,
                     json.dumps(list(record.audience)), json.dumps(list(record.scope)),
-                    json.dumps(list(record.actors)), record.issued_at, record.expires_at, revoked_at,
-                    revoked_reason, record.grant_ref,
+                    json.dumps(list(record.actors)), record.issued_at, record.expires_at, record.revoked_at,
+                    record.revoked_reason, record.grant_ref,
                 ))
                 actor_rows += [(record.jti, a) for a in dict.fromkeys(record.actors)]
             cursor.executemany(_SQLITE_INSERT_TOKEN, token_rows)
             if actor_rows:
                 cursor.executemany(_SQLITE_INSERT_ACTOR, actor_rows)
             now = self._clock.now()
-            return append_many_sqlite(cursor, [(event, now) for _, event in items])
+            written = append_many_sqlite(cursor, [(event, now) for _, event in accepted])
+        return _results(items, accepted, written)
 
     def get_token(self, jti: str) -> TokenRecord | None:
         with self._db.read() as conn:
             row = conn.execute(select(tokens).where(tokens.c.jti == jti)).first()
         return None if row is None else _record(row)
 
-    def ancestry(self, jti: str) -> list[TokenRecord]:
+    def ancestry(self, jti: str, *, recent: bool = False) -> list[TokenRecord]:
+        """``recent=True``: the answer may come from a read up to ``lineage_max_age`` seconds
+        old, for callers whose issuance re-checks the parent at commit (the subject token)."""
+        if recent:
+            return self.lineage_cache.get(jti, lambda: self._read_ancestry(jti))
+        return self._read_ancestry(jti)
+
+    def _read_ancestry(self, jti: str) -> list[TokenRecord]:
         if self._db.is_sqlite:
             return self._ancestry_sqlite(jti)
         chain: list[TokenRecord] = []
@@ -216,8 +235,8 @@ class TokenStore:
             frontier = [r.jti for r in records.values() if r.parent_jti in parents and r.jti not in placed]
         return ordered
 
-    @staticmethod
-    def _revoke_trees(conn: Connection, roots: Iterable[str], reason: str, now: int) -> int:
+    def _revoke_trees(self, conn: Connection, roots: Iterable[str], reason: str, now: int) -> int:
+        self.lineage_cache.invalidate()
         count = 0
         for root in roots:
             ids = [r.jti for r in conn.execute(_DESCENDANTS, {"root": root})]
@@ -234,7 +253,8 @@ class TokenStore:
         with self._db.write(audit=True) as conn:
             count = self._revoke_trees(conn, [jti], reason, now)
             append_in(conn, _with_count(event, count), now)
-            return count
+        self.lineage_cache.invalidate()  # again after the commit: no read in between is kept
+        return count
 
     def revoke_by_actor_in(self, conn: Connection, agent_id: str, reason: str, now: int) -> int:
         """Revoke every live token in which ``agent_id`` acted, and their descendants."""
@@ -268,6 +288,15 @@ class TokenStore:
     def count(self) -> int:
         with self._db.read() as conn:
             return len(conn.execute(select(tokens.c.jti)).all())
+
+
+def _results(
+    items: Sequence[tuple[TokenRecord, AuditEvent]], accepted: list[tuple[TokenRecord, AuditEvent]],
+    written: list[AuditRecord],
+) -> list[AuditRecord | None]:
+    """One result per item, in order: its audit record, or None for a refused one."""
+    by_jti = {record.jti: audit for (record, _), audit in zip(accepted, written, strict=True)}
+    return [by_jti.get(record.jti) for record, _ in items]
 
 
 def _with_count(event: AuditEvent, count: int) -> AuditEvent:

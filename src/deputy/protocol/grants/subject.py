@@ -29,10 +29,12 @@ class Subject:
     audit: Mapping[str, Any] = field(default_factory=dict)  # extra data for the token.issued event
 
 
-def read_own(token: str, ctx: ServerContext, invalid_reason: str) -> OwnToken:
-    """RFC 8693 §2.2.2: an invalid or unacceptable subject/actor token is ``invalid_request``."""
+def read_own(token: str, ctx: ServerContext, invalid_reason: str, *, parent: bool = False) -> OwnToken:
+    """RFC 8693 §2.2.2: an invalid or unacceptable subject/actor token is ``invalid_request``.
+    ``parent``: the token becomes the new token's lineage parent, whose revocation the issuance
+    re-checks when it commits, so its lineage may be read from the recent-lineage cache."""
     try:
-        return read_own_token(token, ctx)
+        return read_own_token(token, ctx, recent_lineage=parent)
     except JWTInvalid as exc:
         raise InvalidRequest(invalid_reason, str(exc)) from None
     except TokenInactive as exc:
@@ -42,7 +44,7 @@ def read_own(token: str, ctx: ServerContext, invalid_reason: str) -> OwnToken:
 
 def read_own_subject(token: str, agent: Agent, ctx: ServerContext, trace: Trace) -> Subject:
     """A live Deputy access token for a user, issued to ``agent`` (its ``aud`` names the agent)."""
-    subject = read_own(token, ctx, "subject_token_invalid")
+    subject = read_own(token, ctx, "subject_token_invalid", parent=True)
     trace.subject = subject.record.subject
     trace.parent_jti = subject.jti
     # Confused deputy (RFC 8693 §2.1, Keycloak #11542): a client may only exchange a token

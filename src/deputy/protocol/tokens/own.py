@@ -59,9 +59,15 @@ class OwnToken:
         return frozenset(a for a in aud if isinstance(a, str)) if isinstance(aud, list) else frozenset()
 
 
-def read_own_token(token: str, ctx: ServerContext, *, check_expiry: bool = True) -> OwnToken:
+def read_own_token(
+    token: str, ctx: ServerContext, *, check_expiry: bool = True, recent_lineage: bool = False
+) -> OwnToken:
     """Raise :class:`JWTInvalid` for a token that is not genuinely ours, :class:`TokenInactive`
-    for one that is ours but no longer live."""
+    for one that is ours but no longer live.
+
+    ``recent_lineage``: the lineage may come from a read up to about a second old. Only for a
+    token about to become the parent of a new one: the new token's durable write re-checks the
+    parent's revocation inside its transaction (``TokenLedger.record_issuance``)."""
     now = ctx.clock.now()
     ring = ctx.keys.key_ring()
     verified = verify_jwt(
@@ -70,7 +76,7 @@ def read_own_token(token: str, ctx: ServerContext, *, check_expiry: bool = True)
         leeway=0 if check_expiry else 10**9,
     )
     jti = verified.claims["jti"]
-    lineage = ctx.tokens.ancestry(str(jti))
+    lineage = ctx.tokens.ancestry(str(jti), recent=recent_lineage)
     if not lineage:
         raise JWTInvalid(f"no lineage record for jti {jti!r}")
     record, ancestors = lineage[0], tuple(lineage[1:])
