@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
 from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey, import_key
 
 from deputy.constants import ALG_ES256, ALG_RS256
+from deputy.jose.signing import sign_compact
 
 __all__ = ["KeyRing", "StoredKey", "generate_key", "thumbprint"]
 
@@ -87,8 +87,7 @@ class KeyRing:
         stored = self._active.get(alg)
         if stored is None:
             raise LookupError(f"no active {alg} signing key")
-        header = {"alg": alg, "typ": typ, "kid": stored.kid}
-        return jwt.encode(header, dict(claims), self._imported[stored.kid], algorithms=[alg])
+        return sign_compact({"typ": typ, "alg": alg, "kid": stored.kid}, claims, self._imported[stored.kid])
 
     def public_jwks(self) -> dict[str, Any]:
         return {"keys": [self._imported[k.kid].as_dict(private=False) for k in self._keys]}
