@@ -7,12 +7,7 @@ import base64
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,49 +16,8 @@ from deputy.config import Settings
 from deputy.runtime import Deputy
 from deputy.storage.audit_store import AuditFilter
 from tests.conftest import ADMIN_TOKEN, AGENT, INCIDENTS
-from tests.databases import database_env
-from tests.e2e.server import free_port
+from tests.e2e.server import deputy_cli, free_port, serving_process
 from tests.http.support import ADMIN, exchange
-
-SRC = Path(__file__).resolve().parents[2] / "src"
-DEPUTY = [sys.executable, "-c", "import sys; from deputy.cli.main import main; sys.argv[0] = 'deputy'; main()"]
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPUTY_")}
-    env.update(DEPUTY_HOME=str(home), DEPUTY_ADMIN_TOKEN=ADMIN_TOKEN,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])))
-    env.update(database_env(home))  # the PostgreSQL pass: this home's throw-away database
-    return env
-
-
-def deputy_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DEPUTY, *args], env=_env(home), capture_output=True, text=True, timeout=120, check=False)
-
-
-@contextmanager
-def serving(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """``deputy serve`` in its own process; whatever happens, it is gone when the block ends."""
-    process = subprocess.Popen(
-        [*DEPUTY, "serve", "--port", str(port), "--home", str(home)], env=_env(home),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("deputy serve did not start")
-            time.sleep(0.05)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
 
 
 def _jti(access_token: str) -> str:
@@ -98,7 +52,7 @@ def test_kill_9_under_load_loses_nothing_that_was_answered(tmp_path: Path) -> No
                     if len(answered) >= 40:
                         enough.set()
 
-    with serving(home, port) as server:
+    with serving_process(home, port) as server:
         r = httpx.post(f"{base}/admin/users/jane/tokens", json={"client_id": AGENT[0], "scopes": ["incidents:read"]},
                        headers=ADMIN, timeout=30)
         assert r.status_code == 200, r.text
@@ -128,7 +82,7 @@ def test_kill_9_under_load_loses_nothing_that_was_answered(tmp_path: Path) -> No
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     # and the store serves again after the crash
-    with serving(home, port):
+    with serving_process(home, port):
         with httpx.Client(base_url=base, timeout=30) as client:
             r = exchange(client, AGENT, subject, resource=INCIDENTS)
             assert r.status_code == 200, r.text

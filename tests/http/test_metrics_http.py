@@ -1,9 +1,14 @@
-"""Prometheus metrics: scrape, act, scrape again, and see the counters move."""
+"""Prometheus metrics: scrape, act, scrape again, and see the counters move; with several worker
+processes, one scrape sees the total of all of them."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
+from prometheus_client import values as prometheus_values
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
@@ -13,8 +18,9 @@ from deputy.clock import FixedClock
 from deputy.config import Settings
 from deputy.constants import GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE
 from deputy.http import create_app
+from deputy.http.metrics import MULTIPROCESS_ENV, Metrics
 from deputy.runtime import Deputy
-from tests.conftest import ADMIN_TOKEN, AGENT, INCIDENTS, ISSUER
+from tests.conftest import ADMIN_TOKEN, AGENT, INCIDENTS, ISSUER, TRIAGE
 from tests.http.support import basic, exchange, user_token
 
 
@@ -114,3 +120,75 @@ def test_metrics_can_be_switched_off(tmp_path: Path, clock: FixedClock) -> None:
             assert r.status_code == 401  # the realm is not loaded here; the endpoint still answers
     finally:
         deputy.close()
+
+
+@pytest.fixture
+def as_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """``as_worker(pid)``: from now on this process is worker ``pid`` of a multiprocess deployment
+    whose shared directory is ``tmp_path / "metrics"``, as a worker that ``deputy serve --workers N``
+    started would be (the variable set and prometheus_client writing to per-pid files)."""
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    monkeypatch.setenv(MULTIPROCESS_ENV, str(directory))
+
+    def become(pid: int) -> None:
+        monkeypatch.setattr(prometheus_values, "ValueClass", prometheus_values.MultiProcessValue(lambda: pid))
+
+    try:
+        yield become
+    finally:
+        prometheus_values.close_all_multiprocess_files()
+
+
+def test_one_scrape_counts_every_worker(as_worker: Callable[[int], None], settings: Settings, clock: FixedClock,
+                                         deputy: Deputy) -> None:
+    """Two workers (each its own runtime, as in its own process) answer token requests and stop;
+    a third, which answered none, reports their sum, runtime counters included."""
+    workers: list[Deputy] = []
+    try:
+        for pid, (auth, issued) in {1001: (AGENT, 3), 1002: (TRIAGE, 2)}.items():
+            as_worker(pid)
+            workers.append(worker := Deputy.open(settings, clock))
+            with TestClient(create_app(worker, ADMIN_TOKEN)) as client:
+                for _ in range(issued):
+                    r = client.post("/token", data={"grant_type": GRANT_CLIENT_CREDENTIALS, "resource": INCIDENTS},
+                                    headers=basic(*auth))
+                    assert r.status_code == 200, r.text
+                r = client.post("/token", data={"grant_type": GRANT_CLIENT_CREDENTIALS, "resource": "https://x.example"},
+                                headers=basic(*auth))
+                assert r.status_code == 400
+        as_worker(1003)
+        workers.append(worker := Deputy.open(settings, clock))
+        with TestClient(create_app(worker, ADMIN_TOKEN)) as client:
+            samples = scrape(client)
+            again = scrape(client)
+    finally:
+        for worker in workers:
+            worker.close()
+
+    directory = Path(settings.home).parent / "metrics"
+    assert sorted(f.name for f in directory.iterdir()) == ["counter_1001.db", "counter_1002.db", "counter_1003.db",
+                                                           "histogram_1001.db", "histogram_1002.db", "histogram_1003.db"]
+    assert value(samples, "deputy_tokens_issued_total", grant=GRANT_CLIENT_CREDENTIALS) == 5
+    refused = {k: v for k, v in samples.items() if k[0] == "deputy_tokens_refused_total"}
+    assert list(refused.values()) == [2]
+    assert value(samples, "deputy_http_request_duration_seconds_count", endpoint="/token", method="POST") == 7
+    # the first scrape's own latency is in the second
+    assert value(again, "deputy_http_request_duration_seconds_count", endpoint="/metrics", method="GET") == 1
+    for cache, holder in (("signing_keys", "keys"), ("realm", "realm_cache")):
+        for result, attribute in (("hit", "cache_hits"), ("miss", "cache_misses")):
+            total = sum(getattr(getattr(w.store, holder), attribute) for w in workers)
+            assert value(samples, "deputy_cache_requests_total", cache=cache, result=result) == total
+    # more than any one worker saw: the runtime counters of all of them
+    assert value(samples, "deputy_cache_requests_total", cache="realm", result="hit") > max(
+        w.store.realm_cache.cache_hits for w in workers)
+    assert ("deputy_db_unavailable_total", frozenset()) in samples
+
+
+def test_a_directory_named_too_late_is_refused_at_start_up(deputy: Deputy, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """prometheus_client chose in-memory counters when it was imported; files nobody writes would
+    report zeros for ever."""
+    monkeypatch.setenv(MULTIPROCESS_ENV, str(tmp_path))
+    with pytest.raises(RuntimeError, match="set after prometheus_client was imported"):
+        Metrics(deputy)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -124,6 +128,24 @@ def dev(
         deputy.close()
 
 
+@contextmanager
+def metrics_directory(workers: int) -> Iterator[str | None]:
+    """With several workers, a new private directory (mode 0700 in ``$TMPDIR``) where each writes
+    its Prometheus counters and every scrape sums them (docs/operations.md#metrics): named in
+    ``PROMETHEUS_MULTIPROC_DIR`` before the workers start, so that they inherit it, and removed
+    once they have stopped. One worker needs none and gets none."""
+    if workers <= 1:
+        yield None
+        return
+    directory = tempfile.mkdtemp(prefix="deputy-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield directory
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
@@ -146,10 +168,11 @@ def serve(
         if settings.admin_token == "":
             admin_token_for(settings)
         console.print(f"Deputy {__version__} serving {deputy.settings.issuer} with {workers} worker(s)")
-    uvicorn.run(
-        "deputy.http.asgi:app_from_env", factory=True, host=host, port=port, workers=workers,
-        log_level=log_level, access_log=False,
-    )
+    with metrics_directory(workers):
+        uvicorn.run(
+            "deputy.http.asgi:app_from_env", factory=True, host=host, port=port, workers=workers,
+            log_level=log_level, access_log=False,
+        )
 
 
 def main() -> None:

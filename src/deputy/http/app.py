@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -73,8 +75,16 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
         *admin_routes(deputy, admin_token),
         *console_routes(deputy),
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if metrics is not None:
+            metrics.process_exiting()
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else [],
         exception_handlers={
             DeputyError: deputy_error_handler,
