@@ -19,12 +19,14 @@ from deputy.errors import DeputyError
 from deputy.http.admin_api import admin_routes
 from deputy.http.console import console_routes
 from deputy.http.errors import deputy_error_handler, http_error_handler, unexpected_error_handler
-from deputy.http.form_endpoint import FormEndpoint
+from deputy.http.form_endpoint import FormEndpoint, blocking
 from deputy.http.health import health_routes
 from deputy.http.metrics import Metrics, MetricsMiddleware, metrics_routes
 from deputy.http.oidc_api import oidc_routes
 from deputy.http.signin import signin_routes
 from deputy.protocol.discovery import server_metadata
+from deputy.protocol.request import FormRequest
+from deputy.protocol.response import Response as ProtocolResponse
 from deputy.runtime import Deputy
 
 log = logging.getLogger("deputy.http")
@@ -45,10 +47,14 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
 
     metrics = Metrics(deputy) if settings.metrics_enabled else None
 
-    token = FormEndpoint(deputy.token.handle, metrics.token_observed if metrics is not None else None)
-    introspect = FormEndpoint(deputy.introspection.handle)
-    revoke = FormEndpoint(deputy.revocation.handle)
-    bc_authorize = FormEndpoint(deputy.backchannel.handle)
+    async def issue_token(form: FormRequest) -> ProtocolResponse:
+        # The grant in the thread pool, the durable write awaited on the loop (group commit).
+        return await deputy.token.handle_async(form, run_in_threadpool)
+
+    token = FormEndpoint(issue_token, metrics.token_observed if metrics is not None else None)
+    introspect = FormEndpoint(blocking(deputy.introspection.handle))
+    revoke = FormEndpoint(blocking(deputy.revocation.handle))
+    bc_authorize = FormEndpoint(blocking(deputy.backchannel.handle))
 
     async def jwks(request: Request) -> Response:
         ring = await run_in_threadpool(deputy.store.keys.key_ring)

@@ -11,7 +11,7 @@ error handler (``deputy.http.errors``) answers them as for every other route.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -77,13 +77,22 @@ async def send_json(send: Send, response: Response) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def blocking(handle: Callable[[FormRequest], Response]) -> Callable[[FormRequest], Awaitable[Response]]:
+    """A blocking ``handle(form)`` (it may wait for the database), run in the thread pool."""
+
+    def run(form: FormRequest) -> Awaitable[Response]:
+        return run_in_threadpool(handle, form)
+
+    return run
+
+
 class FormEndpoint:
-    """``handle(form) -> Response`` (blocking: it may wait for the database) behind a route.
+    """``await handle(form) -> Response`` behind a route (see :func:`blocking`).
 
     ``observe(form, error)`` is told the outcome of every parsed request (metrics)."""
 
     def __init__(
-        self, handle: Callable[[FormRequest], Response],
+        self, handle: Callable[[FormRequest], Awaitable[Response]],
         observe: Callable[[FormRequest | None, OAuthError | None], None] | None = None,
     ) -> None:
         self._handle = handle
@@ -92,12 +101,12 @@ class FormEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._observe is None:
             form = await read_form(scope, receive)
-            await send_json(send, await run_in_threadpool(self._handle, form))
+            await send_json(send, await self._handle(form))
             return
         form_or_none: FormRequest | None = None
         try:
             form_or_none = await read_form(scope, receive)
-            response = await run_in_threadpool(self._handle, form_or_none)
+            response = await self._handle(form_or_none)
         except OAuthError as error:
             self._observe(form_or_none, error)
             raise

@@ -7,33 +7,37 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from deputy.errors import DeputyError, OAuthError, ServerError, TemporarilyUnavailable
 from deputy.protocol.context import ServerContext
 from deputy.protocol.grants.base import Trace
-from deputy.protocol.response import Response
+
+T = TypeVar("T")
 
 
-def answer_audited(
-    endpoint: str, ctx: ServerContext, trace: Trace, log: logging.Logger, handle: Callable[[], Response]
-) -> Response:
-    """``handle()``'s response; on failure, audit a ``<endpoint>.refused`` event and raise only
+def answer_audited(endpoint: str, ctx: ServerContext, trace: Trace, log: logging.Logger, handle: Callable[[], T]) -> T:
+    """``handle()``'s result; on failure, audit a ``<endpoint>.refused`` event and raise only
     :class:`OAuthError`."""
     try:
         return handle()
-    except OAuthError as error:
-        audit_refusal(endpoint, ctx, trace, log, error)
-        raise
-    except DeputyError as error:  # not an OAuth error: a bug in wiring; never leak it
-        log.error("%s endpoint: unexpected %s", endpoint, error)
-        server_error = ServerError("server_error", str(error))
-        audit_refusal(endpoint, ctx, trace, log, server_error)
-        raise server_error from None
     except Exception as exc:
-        log.exception("%s endpoint: unexpected error", endpoint)
+        raise audited_error(endpoint, ctx, trace, log, exc) from None
+
+
+def audited_error(endpoint: str, ctx: ServerContext, trace: Trace, log: logging.Logger, exc: Exception) -> OAuthError:
+    """The OAuth error to answer ``exc`` with, its refusal audited (blocking: it may write)."""
+    if isinstance(exc, OAuthError):
+        audit_refusal(endpoint, ctx, trace, log, exc)
+        return exc
+    if isinstance(exc, DeputyError):  # not an OAuth error: a bug in wiring; never leak it
+        log.error("%s endpoint: unexpected %s", endpoint, exc)
+        server_error = ServerError("server_error", str(exc))
+    else:
+        log.error("%s endpoint: unexpected error", endpoint, exc_info=exc)
         server_error = ServerError("server_error", f"{exc.__class__.__name__}: {exc}")
-        audit_refusal(endpoint, ctx, trace, log, server_error)
-        raise server_error from None
+    audit_refusal(endpoint, ctx, trace, log, server_error)
+    return server_error
 
 
 def audit_refusal(endpoint: str, ctx: ServerContext, trace: Trace, log: logging.Logger, error: OAuthError) -> None:

@@ -48,6 +48,10 @@ class TokenLedger(Protocol):
         (``subject_token_revoked``, nothing stored) if the parent is revoked by then."""
         ...
 
+    async def record_issuance_async(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
+        """:meth:`record_issuance` awaited on an event loop, without holding a thread."""
+        ...
+
     def get_token(self, jti: str) -> TokenRecord | None: ...
 
     def ancestry(self, jti: str, *, recent: bool = False) -> list[TokenRecord]:

@@ -11,12 +11,17 @@ same as one transaction per token, only cheaper. Under light load a batch is one
 If a batch fails, each write in it is retried on its own, so that one bad write (a constraint
 violation, say) fails only its own request — unless the store is unavailable, when every request
 in the batch gets that answer at once (no retries against a database that is down).
+
+:class:`AsyncGroupCommit` is the same for requests on an event loop: they await a future instead
+of holding a thread, and one writer thread per store writes the batches (the HTTP token endpoint).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import Generic, TypeVar
 
 from deputy.errors import TemporarilyUnavailable
@@ -86,18 +91,67 @@ class GroupCommit(Generic[T, R]):
     def _write_batch(self, batch: list[_Pending[T, R]]) -> None:
         self.batches += 1
         self.items += len(batch)
+        done: list[tuple[R | None, BaseException | None]] = outcomes(self._write, [p.item for p in batch])
+        for pending, (result, error) in zip(batch, done, strict=True):
+            pending.result, pending.error = result, error
+
+
+def outcomes(write: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[tuple[R | None, BaseException | None]]:
+    """``write(items)`` as one transaction: each item's result or error. A failed batch is retried
+    one by one (a bad write fails only its own item), unless the store is unavailable."""
+    try:
+        return [(result, None) for result in write(items)]
+    except BaseException as exc:  # noqa: BLE001 - handed to the requests it concerns
+        if len(items) == 1 or isinstance(exc, TemporarilyUnavailable):
+            return [(None, exc)] * len(items)
+    singles: list[tuple[R | None, BaseException | None]] = []
+    for item in items:
         try:
-            results = self._write([p.item for p in batch])
-        except BaseException as exc:  # noqa: BLE001 - handed to the requests it concerns
-            if len(batch) == 1 or isinstance(exc, TemporarilyUnavailable):
-                for pending in batch:
-                    pending.error = exc
-                return
-            for pending in batch:  # one by one: a bad write fails only its own request
+            singles.append((write([item])[0], None))
+        except BaseException as single:  # noqa: BLE001
+            singles.append((None, single))
+    return singles
+
+
+class AsyncGroupCommit(Generic[T, R]):
+    """``await submit(item)`` on one event loop: items queue while a batch is being written; the
+    next batch takes everything queued. ``writer`` runs the blocking ``write`` (one thread, so
+    that batches of this loop are written one after the other, in order)."""
+
+    def __init__(self, write: Callable[[Sequence[T]], list[R]], writer: Executor, max_batch: int = 64) -> None:
+        self._write = write
+        self._writer = writer
+        self._max_batch = max_batch
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._draining = False
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch:]
+                self.batches += 1
+                self.items += len(batch)
                 try:
-                    pending.result = self._write([pending.item])[0]
-                except BaseException as single:  # noqa: BLE001
-                    pending.error = single
-            return
-        for pending, result in zip(batch, results, strict=True):
-            pending.result = result
+                    results = await loop.run_in_executor(self._writer, outcomes, self._write, [i for i, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - the executor itself failed (shut down)
+                    results = [(None, exc)] * len(batch)
+                for (_, future), (result, error) in zip(batch, results, strict=True):
+                    if future.done():
+                        continue  # the request was cancelled (client gone); its write stands
+                    if error is not None:
+                        future.set_exception(error)
+                    else:
+                        future.set_result(result)  # type: ignore[arg-type]
+        finally:
+            self._draining = False

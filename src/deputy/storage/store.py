@@ -49,4 +49,5 @@ class Store:
         self.keys.ensure_keys()
 
     def close(self) -> None:
+        self.tokens.close()
         self.db.dispose()

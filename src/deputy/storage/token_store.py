@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import weakref
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
@@ -14,7 +18,7 @@ from deputy.errors import InvalidRequest
 from deputy.protocol.ports import TokenRecord
 from deputy.storage.audit_store import append_in, append_many_in, append_many_sqlite
 from deputy.storage.database import Database
-from deputy.storage.group_commit import GroupCommit
+from deputy.storage.group_commit import AsyncGroupCommit, GroupCommit
 from deputy.storage.lineage_cache import LineageCache
 from deputy.storage.schema import token_actors, tokens
 
@@ -91,6 +95,13 @@ class TokenStore:
             self._record_issuances
         )
         self.lineage_cache = LineageCache(lineage_max_age)
+        # Event-loop callers (the HTTP token endpoint): one group commit per loop, written by
+        # one thread of this store's, so that no request holds a thread while its write waits.
+        self._async_issuances: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncGroupCommit[tuple[TokenRecord, AuditEvent], AuditRecord | None]
+        ] = weakref.WeakKeyDictionary()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_lock = threading.Lock()
 
     def record_issuance(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
         """Durable before it returns; concurrent issuances share a transaction (group commit).
@@ -99,12 +110,28 @@ class TokenStore:
         parent was revoked after the grant read it: revocations hold the same lock as this
         write, so the check inside its transaction is current, and a revoked token is never
         exchanged however old the grant's read was (see :mod:`deputy.storage.lineage_cache`)."""
-        written = self._issuances.submit((record, event))
-        if written is None:
-            raise InvalidRequest(
-                "subject_token_revoked", f"parent {record.parent_jti} was revoked before {record.jti} was committed"
-            )
-        return written
+        return _issued(record, self._issuances.submit((record, event)))
+
+    async def record_issuance_async(self, record: TokenRecord, event: AuditEvent) -> AuditRecord:
+        """:meth:`record_issuance` on an event loop: awaited, not waited for in a thread."""
+        loop = asyncio.get_running_loop()
+        commit = self._async_issuances.get(loop)
+        if commit is None:
+            commit = self._async_issuances[loop] = AsyncGroupCommit(self._record_issuances, self._writer_thread())
+        return _issued(record, await commit.submit((record, event)))
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deputy-token-writer")
+            return self._writer
+
+    def close(self) -> None:
+        """Stop the writer thread (after the writes it has been given)."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
 
     def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
         if self._db.is_sqlite:
@@ -288,6 +315,14 @@ class TokenStore:
     def count(self) -> int:
         with self._db.read() as conn:
             return len(conn.execute(select(tokens.c.jti)).all())
+
+
+def _issued(record: TokenRecord, written: AuditRecord | None) -> AuditRecord:
+    if written is None:
+        raise InvalidRequest(
+            "subject_token_revoked", f"parent {record.parent_jti} was revoked before {record.jti} was committed"
+        )
+    return written
 
 
 def _results(
