@@ -69,6 +69,29 @@ def test_a_delegated_token_gives_the_principal(fake: FakeAS, verify: Verify) -> 
     assert fake.discovery_fetches == 1 and fake.jwks_fetches == 1
 
 
+def test_the_principals_claims_are_read_only_at_every_depth(fake: FakeAS, verify: Verify) -> None:
+    """The verifier freezes the claims it parsed in place rather than copying them (the fast path of
+    Principal): nothing a handler holds can change them, and they are what from_claims would give."""
+    token = fake.token(act={"sub": "triage-agent", "act": {"sub": "incident-agent"}}, groups=["a", {"b": [1]}])
+    principal = verify(token)
+    claims = principal.claims
+    with pytest.raises(TypeError):
+        claims["sub"] = "bob"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        claims["act"]["sub"] = "evil"
+    with pytest.raises(TypeError):
+        claims["act"]["act"]["sub"] = "evil"
+    with pytest.raises((TypeError, AttributeError)):
+        claims["groups"].append("admin")
+    with pytest.raises(TypeError):
+        claims["groups"][1]["b"] = [2]
+    assert claims["groups"] == ("a", {"b": (1,)}) and isinstance(claims["groups"][1]["b"], tuple)
+    with pytest.raises(AttributeError):  # still a frozen dataclass
+        principal.user = "bob"  # type: ignore[misc]
+    assert principal == Principal.from_claims(claims)
+    assert dict(Principal.from_claims(claims).claims) == dict(claims)
+
+
 def test_rs256_and_application_at_jwt(fake: FakeAS, verify: Verify) -> None:
     assert verify(fake.token(key=fake.rs)).user == "jane"
     assert verify(fake.token(typ="application/at+jwt")).user == "jane"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -50,9 +49,11 @@ class CompactJWS(NamedTuple):
     signature: bytes
 
 
-# The signature may be empty here (an unsecured JWS, RFC 7519 §6) only to be refused by name: "none"
-# is never an allowed algorithm, and no signature check accepts an empty signature.
-_SEGMENTS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+_NOT_COMPACT = "not a compact JWS: three unpadded base64url segments"
+# base64url to the standard alphabet that binascii decodes; the standard alphabet's own "+", "/" and
+# the padding "=" become "!", which the strict decoder refuses like any other character outside the
+# alphabet (whitespace, ".", non-base64): one translation checks and converts the three segments.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 # The last character of a segment whose length is 2 or 3 (mod 4) carries 4 or 2 unused bits; they
 # must be zero, or "...Q" and "...R" would decode alike (and a changed token would still verify).
 _CANONICAL_LAST = {0: None, 2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
@@ -62,16 +63,19 @@ _HEADER_TYPES: dict[str, type] = {
     "jwk": dict, "x5c": list,
 }
 _REFUSED_HEADERS = ("crit", "b64")
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def _b64(segment: bytes) -> bytes:
-    """Decode one segment, already checked by the pattern and translated to the standard alphabet."""
+    """Decode one segment translated by ``_TO_STANDARD``: canonical base64url only."""
     rest = len(segment) % 4
-    allowed = _CANONICAL_LAST.get(rest, frozenset())
+    try:
+        decoded = binascii.a2b_base64(segment + b"=" * (-rest % 4), strict_mode=True)
+    except binascii.Error:  # a character outside base64url, or a length of 1 (mod 4)
+        raise JWTInvalid(_NOT_COMPACT) from None
+    allowed = _CANONICAL_LAST[rest]
     if allowed is not None and segment[-1] not in allowed:
         raise JWTInvalid("not canonical base64url")
-    return binascii.a2b_base64(segment + b"=" * (-rest % 4))
+    return decoded
 
 
 def _no_constants(name: str) -> Any:
@@ -135,16 +139,19 @@ def parse_jws(token: str) -> CompactJWS:
     """
     if len(token) > MAX_JWT_BYTES:
         raise JWTInvalid("token too large")
-    match = _SEGMENTS.fullmatch(token)
-    if match is None:
-        raise JWTInvalid("not a compact JWS: three unpadded base64url segments")
-    header_end, claims_end = match.end(1), match.end(2)
+    if not token.isascii() or token.count(".") != 2:
+        raise JWTInvalid(_NOT_COMPACT)
     data = token.encode("ascii")
-    standard = data.translate(_TO_STANDARD)  # one pass for the three segments
-    header = _header(standard[:header_end])
+    header_segment, claims_segment, signature_segment = data.translate(_TO_STANDARD).split(b".")
+    # The signature may be empty here (an unsecured JWS, RFC 7519 §6) only to be refused by name:
+    # "none" is never an allowed algorithm, and no signature check accepts an empty signature.
+    if not header_segment or not claims_segment:
+        raise JWTInvalid(_NOT_COMPACT)
+    header = _header(header_segment)
     # RFC 7519 §4: of duplicate claim names, the last one counts
-    claims = _json_object(_b64(standard[header_end + 1 : claims_end]), "claims", _CLAIMS_JSON)
-    return CompactJWS(header, claims, data[:claims_end], _b64(standard[claims_end + 1 :]))
+    claims = _json_object(_b64(claims_segment), "claims", _CLAIMS_JSON)
+    signing_input = data[: len(header_segment) + 1 + len(claims_segment)]
+    return CompactJWS(header, claims, signing_input, _b64(signature_segment))
 
 
 # -- signatures ---------------------------------------------------------------------------------
@@ -172,7 +179,8 @@ def signature_valid(jws: CompactJWS, alg: str, key: Key) -> bool:
     (an algorithm that is not an asymmetric signature, a key of another type or curve, a signature
     of the wrong length or out of range, a key whose ``use`` or ``key_ops`` excludes verifying,
     RFC 7517 §4.2-4.3)."""
-    if key.get("use") not in (None, "sig") or ((ops := key.get("key_ops")) is not None and "verify" not in ops):
+    jwk = key.dict_value  # the key's JWK members, read once
+    if jwk.get("use") not in (None, "sig") or ((ops := jwk.get("key_ops")) is not None and "verify" not in ops):
         return False
     if alg in _ECDSA:
         if not isinstance(key, ECKey):

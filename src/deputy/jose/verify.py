@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from joserfc.jwk import Key, KeySet
 
@@ -35,8 +34,9 @@ CONFUSABLE_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class VerifiedJWT:
+class VerifiedJWT(NamedTuple):
+    """A JWT that passed :func:`verify_jwt`: its header (read-only) and its claims."""
+
     header: Mapping[str, Any]
     claims: Mapping[str, Any]
 
@@ -63,8 +63,9 @@ def peek_claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _audience_matches(aud: object, expected: Collection[str]) -> bool:
-    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    return any(isinstance(v, str) and v in expected for v in values)
+    if isinstance(aud, str):  # RFC 7519 §4.1.3: one string, or an array of them
+        return aud in expected
+    return isinstance(aud, list) and any(isinstance(v, str) and v in expected for v in aud)
 
 
 def _bare_typ(value: str) -> str:
@@ -78,6 +79,8 @@ def _check_typ(header_typ: object, typ: str | Collection[str] | None) -> None:
         if bare in CONFUSABLE_TYPES:
             raise JWTInvalid(f"typ {header_typ!r} is not accepted here")
     elif isinstance(typ, str):
+        if header_typ == typ:
+            return
         if not isinstance(header_typ, str) or _bare_typ(header_typ) != _bare_typ(typ):
             raise JWTInvalid(f"typ {header_typ!r} where {typ!r} is required")
     else:
@@ -120,7 +123,7 @@ def verify_jwt(
     kid = header.get("kid")  # the parser guarantees a string or None
     candidates: list[Key]
     if kid is not None:
-        found = [k for k in keys.keys if k.kid == kid]
+        found = [k for k in keys.keys if k.dict_value.get("kid") == kid]
         if not found:
             raise JWTInvalid(f"unknown kid {kid!r}")
         key_alg = found[0].get("alg")
@@ -142,7 +145,7 @@ def verify_jwt(
         if name not in claims:
             raise JWTInvalid(f"missing claim {name!r}")
     for name in ("exp", "nbf", "iat"):
-        if name in claims and (not isinstance(claims[name], int) or isinstance(claims[name], bool)):
+        if name in claims and type(claims[name]) is not int:  # a JSON integer (true is no number)
             raise JWTInvalid(f"claim {name!r} is not an integer")
     if "exp" in claims and claims["exp"] + leeway <= now:
         raise JWTInvalid("token expired")
@@ -158,5 +161,5 @@ def verify_jwt(
             raise JWTInvalid(f"issuer {iss!r} not accepted")
     if audience is not None and not _audience_matches(claims.get("aud"), audience):
         raise JWTInvalid(f"audience {claims.get('aud')!r} not accepted")
-    return VerifiedJWT(header=header, claims=claims)
+    return VerifiedJWT(header, claims)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from deputy.jose import KeySet, import_public_jwks
@@ -60,6 +60,15 @@ def read_jwks(document: Mapping[str, Any], *, url: str) -> KeySet:
     return keys
 
 
+class _Held(NamedTuple):
+    """The keys held and when they were fetched: replaced whole, never changed, so that a request
+    reads them without taking the lock."""
+
+    keys: KeySet
+    kids: frozenset[str]
+    fetched_at: int
+
+
 @dataclass(frozen=True)
 class Fetched:
     keys: KeySet
@@ -82,10 +91,8 @@ class KeyCache:
         self._refresh_interval = refresh_interval
         self._max_age = max_age
         self._lock = threading.Lock()
-        self._keys: KeySet | None = None
-        self._kids: frozenset[str] = frozenset()
+        self._held: _Held | None = None
         self._metadata: Mapping[str, Any] | None = None
-        self._fetched_at: int | None = None
         self._attempted_at: int | None = None
         self._error = ""
 
@@ -95,14 +102,13 @@ class KeyCache:
         return self._metadata
 
     def _usable(self, kid: str | None, now: int) -> KeySet | None:
-        fresh = self._fetched_at is not None and now - self._fetched_at < self._max_age
-        if self._keys is not None and fresh and (kid is None or kid in self._kids):
-            return self._keys
+        held = self._held  # one read: a consistent snapshot
+        if held is not None and now - held.fetched_at < self._max_age and (kid is None or kid in held.kids):
+            return held.keys
         return None
 
     def cached(self, kid: str | None, now: int) -> KeySet | None:
-        with self._lock:
-            return self._usable(kid, now)
+        return self._usable(kid, now)  # lock-free: the snapshot is replaced whole under the lock
 
     def claim(self, kid: str | None, now: int) -> KeySet | None:
         """Keys to use, or None when the caller must fetch now (the attempt is recorded)."""
@@ -111,8 +117,8 @@ class KeyCache:
             if keys is not None:
                 return keys
             if self._attempted_at is not None and now - self._attempted_at < self._refresh_interval:
-                if self._keys is not None:
-                    return self._keys  # rate-limited: an unknown kid stays unknown until later
+                if self._held is not None:
+                    return self._held.keys  # rate-limited: an unknown kid stays unknown until later
                 wait = self._refresh_interval - (now - self._attempted_at)
                 raise TemporarilyUnavailable(f"{self._error or 'keys not yet fetched'} (next attempt in {wait} s)")
             self._attempted_at = now
@@ -120,16 +126,17 @@ class KeyCache:
 
     def store(self, fetched: Fetched, now: int) -> KeySet:
         with self._lock:
-            self._keys, self._kids = fetched.keys, _kids(fetched.keys)
+            self._held = _Held(fetched.keys, _kids(fetched.keys), now)
             if fetched.metadata is not None:
                 self._metadata = fetched.metadata
-            self._fetched_at, self._error = now, ""
+            self._error = ""
             return fetched.keys
 
     def failed(self, kid: str | None, error: str) -> KeySet:
         """After a failed fetch: the keys held if they know ``kid``, else TemporarilyUnavailable."""
         with self._lock:
             self._error = error
-            if self._keys is not None and (kid is None or kid in self._kids):
-                return self._keys
+            held = self._held
+            if held is not None and (kid is None or kid in held.kids):
+                return held.keys
             raise TemporarilyUnavailable(error)

@@ -59,7 +59,9 @@ class _Checked(NamedTuple):
     """A token that passed every local check."""
 
     claims: Mapping[str, Any]
-    scheme: str
+    chain: tuple[str, ...]  # the act chain, read and checked
+    scheme: str  # DPoP when the token is bound, else as presented: for the refusals that follow
+    own: bool  # ``claims`` is the verifier's own parse, held by no one else
 
 
 def _check_settings(issuer: str, audience: str, algorithms: Sequence[str], leeway: int) -> None:
@@ -152,15 +154,15 @@ class TokenVerifier:
         is then refused). ``scopes`` must all be in the token (else ``InsufficientScope``);
         ``introspect`` asks the authorization server whether the token is still active.
         """
-        creds, jws, now = self._start(credentials)
+        token, scheme, jws, now = self._start(credentials)
         kid = jws.header.get("kid")
         keys = self._cache.cached(kid, now)
         if keys is None:
             keys = self._refresh(kid, now)
-        checked = self._check(creds, jws, keys, now)
+        checked = self._check(credentials, scheme, jws, keys, now)
         result = None
         if introspect:
-            request = self._introspection_request(creds.token)
+            request = self._introspection_request(token)
             try:
                 body = send(self._client, request)
             except FetchError as exc:
@@ -172,15 +174,15 @@ class TokenVerifier:
         self, credentials: Credentials | str, *, scopes: Iterable[str] = (), introspect: bool = False
     ) -> Principal:
         """:meth:`verify` with non-blocking I/O (for ASGI applications)."""
-        creds, jws, now = self._start(credentials)
+        token, scheme, jws, now = self._start(credentials)
         kid = jws.header.get("kid")
         keys = self._cache.cached(kid, now)
         if keys is None:
             keys = await self._arefresh(kid, now)
-        checked = self._check(creds, jws, keys, now)
+        checked = self._check(credentials, scheme, jws, keys, now)
         result = None
         if introspect:
-            request = self._introspection_request(creds.token)
+            request = self._introspection_request(token)
             try:
                 body = await asend(self._aclient, request)
             except FetchError as exc:
@@ -236,17 +238,22 @@ class TokenVerifier:
 
     # -- decisions, shared by both drivers ------------------------------------------------------
 
-    def _start(self, credentials: Credentials | str) -> tuple[Credentials, CompactJWS, int]:
-        creds = Credentials(token=credentials) if isinstance(credentials, str) else credentials
-        if creds.scheme == DPOP and not self.dpop.enabled:
+    def _start(self, credentials: Credentials | str) -> tuple[str, str, CompactJWS, int]:
+        """The token, its scheme, its parse and the time. A bare string is a Bearer token (no
+        :class:`Credentials` record is built for it: this runs on every request)."""
+        if isinstance(credentials, str):
+            token, scheme = credentials, BEARER
+        else:
+            token, scheme = credentials.token, credentials.scheme
+        if scheme == DPOP and not self.dpop.enabled:
             raise AuthenticationRequired("DPoP scheme, but DPoP is not accepted here")
-        if not creds.token:
-            raise AuthenticationRequired("empty token", scheme=creds.scheme)
+        if not token:
+            raise AuthenticationRequired("empty token", scheme=scheme)
         try:
-            jws = parse_jws(creds.token)  # once, strictly; kid is then a string or absent
+            jws = parse_jws(token)  # once, strictly; kid is then a string or absent
         except JWTInvalid as exc:
-            raise InvalidToken(str(exc), scheme=creds.scheme) from None
-        return creds, jws, self._clock.now()
+            raise InvalidToken(str(exc), scheme=scheme) from None
+        return token, scheme, jws, self._clock.now()
 
     def _jwks_uri(self, metadata: Mapping[str, Any] | None) -> str:
         uri = self.jwks_uri if metadata is None else metadata["jwks_uri"]
@@ -267,8 +274,9 @@ class TokenVerifier:
         log.warning("introspection at %s: %s", self.issuer, exc)
         return TemporarilyUnavailable(f"introspection: {exc}")
 
-    def _check(self, creds: Credentials, jws: CompactJWS, keys: KeySet, now: int) -> _Checked:
-        scheme = creds.scheme
+    def _check(
+        self, credentials: Credentials | str, scheme: str, jws: CompactJWS, keys: KeySet, now: int
+    ) -> _Checked:
         try:
             verified = verify_jwt(
                 jws,
@@ -285,11 +293,11 @@ class TokenVerifier:
         except (JWTInvalid, ValueError) as exc:
             raise InvalidToken(str(exc), scheme=scheme) from None
         try:
-            read_chain(claims)  # whatever the profile: the Principal reads act
+            chain = read_chain(claims)  # whatever the profile: the Principal reads act
         except ValueError as exc:
             raise InvalidToken(f"act: {exc}", scheme=scheme) from None
-        self._check_binding(creds, claims, now)
-        return _Checked(claims=claims, scheme=DPOP if claims.get("cnf") is not None else scheme)
+        self._check_binding(credentials, scheme, claims, now)
+        return _Checked(claims, chain, DPOP if claims.get("cnf") is not None else scheme, claims is jws.claims)
 
     def _accept_claims(self, claims: Mapping[str, Any]) -> Mapping[str, Any]:
         """The claims a :class:`Principal` is built from, given claims whose signature, type,
@@ -307,12 +315,14 @@ class TokenVerifier:
             raise ValueError("claim 'scope' is not a space-separated string")
         return claims
 
-    def _check_binding(self, creds: Credentials, claims: Mapping[str, Any], now: int) -> None:
+    def _check_binding(
+        self, credentials: Credentials | str, scheme: str, claims: Mapping[str, Any], now: int
+    ) -> None:
         """RFC 9449 §7: a bound token needs the DPoP scheme and a valid proof; the DPoP scheme
         needs a bound token."""
         cnf = claims.get("cnf")
         if cnf is None:
-            if creds.scheme == DPOP:
+            if scheme == DPOP:
                 raise InvalidToken("DPoP scheme with a token that is not DPoP-bound", scheme=DPOP)
             if self.dpop.required:
                 raise InvalidToken("token is not DPoP-bound, and DPoP is required", scheme=DPOP)
@@ -320,18 +330,18 @@ class TokenVerifier:
         jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
         if not isinstance(jkt, str) or not jkt:
             # e.g. an mTLS binding (x5t#S256) this resource cannot check: refuse, never ignore.
-            raise InvalidToken("token bound by an unsupported confirmation method", scheme=creds.scheme)
+            raise InvalidToken("token bound by an unsupported confirmation method", scheme=scheme)
         if not self.dpop.enabled:
             raise InvalidToken("DPoP-bound token, but DPoP is not accepted here", scheme=BEARER)
-        if creds.scheme != DPOP:
+        if scheme != DPOP or not isinstance(credentials, Credentials):  # a bare string is Bearer
             raise InvalidToken("DPoP-bound token presented with the Bearer scheme", scheme=DPOP)
-        if creds.proof is None:
+        if credentials.proof is None:
             raise InvalidDPoPProof("no DPoP proof")
-        if creds.method is None or creds.url is None:
+        if credentials.method is None or credentials.url is None:
             raise InvalidDPoPProof("no request method and URL to check the proof against")
         verify_proof(
-            creds.proof, access_token=creds.token, jkt=jkt, method=creds.method, url=creds.url,
-            now=now, leeway=self.leeway, settings=self.dpop,
+            credentials.proof, access_token=credentials.token, jkt=jkt, method=credentials.method,
+            url=credentials.url, now=now, leeway=self.leeway, settings=self.dpop,
         )
 
     def _introspection_request(self, token: str) -> httpx.Request:
@@ -354,13 +364,17 @@ class TokenVerifier:
             raise
 
     def _finish(self, checked: _Checked, result: IntrospectionResult | None, scopes: Iterable[str]) -> Principal:
-        principal = Principal.from_claims(
-            checked.claims,
-            is_impersonated=result is not None and result.is_impersonated,
-            introspected=result is not None,
-        )
+        is_impersonated, introspected = result is not None and result.is_impersonated, result is not None
+        if checked.own and isinstance(checked.claims, dict):
+            principal = Principal._from_own_claims(
+                checked.claims, checked.chain, is_impersonated=is_impersonated, introspected=introspected
+            )
+        else:  # a profile's own mapping (see _accept_claims): copied
+            principal = Principal.from_claims(
+                checked.claims, is_impersonated=is_impersonated, introspected=introspected
+            )
         needed = tuple(scopes)
-        missing = [s for s in needed if s not in principal.scopes]
-        if missing:
+        if not principal.scopes.issuperset(needed):
+            missing = [s for s in needed if s not in principal.scopes]
             raise InsufficientScope(f"missing scope(s) {missing}", scheme=checked.scheme, scopes=needed)
         return principal
