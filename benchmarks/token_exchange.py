@@ -1,8 +1,8 @@
 """Token-exchange benchmark: RFC 8693 exchanges per second against ``deputy serve``.
 
 Sets up a throw-away home with the development realm, starts the production server with one
-worker per core, drives POST /token from a separate process (wrk, or a Python fallback), then
-checks that the audit trail is intact and recorded every exchange. Variants: ``--auth jwt``
+worker per core, drives POST /token from a separate process (wrk, or a Python fallback; back to
+back, or at a fixed ``--rate`` with the schedule's lateness reported), then checks that the audit trail is intact and recorded every exchange. Variants: ``--auth jwt``
 (private_key_jwt, a fresh assertion per request), ``--alg RS256`` (the resource's tokens signed
 with RS256), ``--database postgresql+psycopg://...`` (a throw-away schema). Reports the resident
 memory of every server process after the run. See benchmarks/README.md.
@@ -14,10 +14,12 @@ import argparse
 import base64
 import http.client
 import json
+import math
 import multiprocessing as mp
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -54,6 +56,13 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     statuses: dict[str, int] = field(default_factory=dict)  # non-200 responses by status
+    # Fixed-rate runs only (None otherwise): how well the load generator kept its schedule.
+    latency_from: str = "send"  # "send" (wrk: the wait for a late slot is not in p50/p99) or "due"
+    sent: int | None = None  # requests sent on a schedule slot
+    late: int | None = None  # of those, sent more than 1 ms after their slot was due
+    late_no_conn: int | None = None  # slots that found no free connection until > 1 ms after due
+    max_late_ms: float | None = None
+    total_late_ms: float | None = None
 
     @property
     def ok(self) -> int:
@@ -254,23 +263,38 @@ def es256_sign_verify_rate(seconds: float = 2.0) -> float:
 
 # ---------------------------------------------------------------- load generators
 
+def wrk_threads(connections: int) -> int:
+    return max(1, min(connections, os.cpu_count() or 1))
+
+
 def run_wrk(port: int, subject_token: str, connections: int, duration: int,
-            bodies_file: Path | None = None) -> LoadResult:
-    threads = max(1, min(connections, os.cpu_count() or 1))
+            bodies_file: Path | None = None, rate: float | None = None) -> LoadResult:
+    """wrk with exchange.lua: back to back, or with ``rate`` paced by the script's delay() hook
+    (each thread sends rate / threads per second on its own schedule and measures its lag)."""
+    threads = wrk_threads(connections)
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
            "-s", str(HERE / "exchange.lua"), f"http://127.0.0.1:{port}/token"]
     extra = {"SUBJECT_TOKEN": subject_token, "WRK_THREADS": str(threads)}
     if bodies_file is not None:
         extra["BODIES_FILE"] = str(bodies_file)  # private_key_jwt: one body per line, each sent once
-    done = subprocess.run(cmd, check=False, env=os.environ | extra,
+    env = {k: v for k, v in os.environ.items() if k != "RATE"}  # no stray RATE from the caller's shell
+    if rate is not None:
+        extra["RATE"] = repr(float(rate))
+    done = subprocess.run(cmd, check=False, env=env | extra,
                           capture_output=True, text=True, timeout=duration + 120)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     r = json.loads(line.removeprefix("WRK_JSON "))
-    return LoadResult("wrk", r["duration_us"] / 1e6, r["requests"], r["non_200"],
-                      r["connect"] + r["read"] + r["write"] + r["timeout"],
-                      r["p50_us"] / 1000, r["p99_us"] / 1000, r["statuses"])
+    result = LoadResult("wrk", r["duration_us"] / 1e6, r["requests"], r["non_200"],
+                        r["connect"] + r["read"] + r["write"] + r["timeout"],
+                        r["p50_us"] / 1000, r["p99_us"] / 1000, r["statuses"])
+    if rate is not None:
+        result.sent, result.late, result.late_no_conn = r["sent"], r["late"], r["late_no_conn"]
+        result.max_late_ms, result.total_late_ms = r["max_late_us"] / 1000, r["total_late_us"] / 1000
+        if r["unscheduled"]:  # sends without a slot (re-sent after a reconnect): count them as sent
+            result.sent += r["unscheduled"]
+    return result
 
 
 @dataclass
@@ -278,6 +302,13 @@ class _Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    # fixed rate: requests sent, sent > 1 ms after due, of those because the previous request on
+    # this connection was still running, the largest and the summed lag (seconds)
+    sent: int = 0
+    late: int = 0
+    late_busy: int = 0
+    max_lag: float = 0.0
+    total_lag: float = 0.0
 
 
 def _client(port: int, bodies: list[bytes], headers: dict[str, str], slot: int, stride: int, start: float,
@@ -294,6 +325,15 @@ def _client(port: int, bodies: list[bytes], headers: dict[str, str], slot: int, 
                 break
             if (wait := due - time.perf_counter()) > 0:
                 time.sleep(wait)
+            elif wait < -0.001:
+                tally.late_busy += 1  # this connection was still busy with its previous request
+            lag = time.perf_counter() - due
+            tally.sent += 1
+            if lag > 0.001:
+                tally.late += 1
+            if lag > 0:
+                tally.total_lag += lag
+                tally.max_lag = max(tally.max_lag, lag)
         elif (due := time.perf_counter()) >= deadline:
             break
         body = bodies[sent % len(bodies)]
@@ -313,7 +353,8 @@ def _client(port: int, bodies: list[bytes], headers: dict[str, str], slot: int, 
     conn.close()
 
 
-Outcome = tuple[float, list[float], dict[str, int], int]  # seconds, latencies, statuses, errors
+# seconds, latencies, statuses, errors, schedule (sent, late, late_busy, max lag s, total lag s)
+Outcome = tuple[float, list[float], dict[str, int], int, tuple[int, int, int, float, float]]
 
 
 def _loadgen_process(port: int, bodies: list[bytes], headers: dict[str, str], connections: int,
@@ -331,8 +372,10 @@ def _loadgen_process(port: int, bodies: list[bytes], headers: dict[str, str], co
     for tally in tallies:
         for status, n in tally.statuses.items():
             statuses[status] = statuses.get(status, 0) + n
+    schedule = (sum(t.sent for t in tallies), sum(t.late for t in tallies), sum(t.late_busy for t in tallies),
+                max((t.max_lag for t in tallies), default=0.0), sum(t.total_lag for t in tallies))
     results.put((time.perf_counter() - start, sorted(x for t in tallies for x in t.latencies),
-                 statuses, sum(t.errors for t in tallies)))
+                 statuses, sum(t.errors for t in tallies), schedule))
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -349,12 +392,18 @@ def run_python(port: int, bodies: list[bytes], headers: dict[str, str], connecti
     proc = ctx.Process(target=_loadgen_process, daemon=True,
                        args=(port, bodies, headers, connections, duration, rate, queue))
     proc.start()
-    seconds, latencies, statuses, errors = queue.get(timeout=duration + 120)  # before join()
+    seconds, latencies, statuses, errors, schedule = queue.get(timeout=duration + 120)  # before join()
     proc.join()
     non_200 = {s: n for s, n in statuses.items() if s != "200"}
-    return LoadResult("python", seconds,
-                      len(latencies), sum(non_200.values()), errors,
-                      percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, non_200)
+    result = LoadResult("python", seconds,
+                        len(latencies), sum(non_200.values()), errors,
+                        percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, non_200)
+    if rate is not None:
+        sent, late, late_busy, max_lag, total_lag = schedule
+        result.latency_from = "due"
+        result.sent, result.late, result.late_no_conn = sent, late, late_busy
+        result.max_late_ms, result.total_late_ms = max_lag * 1000, total_lag * 1000
+    return result
 
 
 # ---------------------------------------------------------------- audit and report
@@ -370,6 +419,45 @@ def log_problems(log: Path) -> list[str]:
     return [ln for ln in log.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(ln)]
 
 
+def schedule_summary(result: LoadResult, rate: float | None, duration: int,
+                     connections: int) -> dict[str, Any]:
+    """New keys for a fixed-rate run (all None for a back-to-back run): did the load generator send
+    every request when it was due, and if not, who fell behind and what that does to the latency."""
+    keys = ["schedule_kept", "behind", "schedule", "latency_from", "sent", "sent_per_s", "late",
+            "late_no_conn", "max_late_ms", "mean_late_ms", "unsent"]
+    if rate is None or result.sent is None:
+        return dict.fromkeys(keys)
+    expected = round(rate * duration)
+    unsent = max(0, expected - result.sent)  # due during the run but never sent
+    missed = unsent > 0.01 * expected + 2  # slack: each wrk thread's schedule starts after it connects
+    late, no_conn = result.late or 0, result.late_no_conn or 0
+    mean = (result.total_late_ms or 0.0) / max(result.sent, 1)
+    behind = "server" if no_conn or missed else "load generator" if late else None
+    if behind is None:
+        text = (f"schedule kept: none of {result.sent} requests sent > 1 ms after due "
+                f"(max {result.max_late_ms:.2f} ms)")
+    else:
+        what = [(f"{late} of {result.sent} requests sent > 1 ms after due "
+                 f"(max {result.max_late_ms:.1f} ms, mean {mean:.2f} ms over all)")]
+        if no_conn:
+            what.append(f"{no_conn} found all {connections} connections busy"
+                        if result.loadgen == "wrk" else f"{no_conn} found their connection still busy")
+        if missed:
+            what.append(f"{unsent} of {expected} due never sent")
+        if behind == "server":
+            effect = ("p99 understated (wrk times from the send)" if result.latency_from == "send"
+                      else "p99 includes the lag (timed from when due)")
+            text = f"server fell behind: {'; '.join(what)}; {effect}"
+        else:  # every late request had a connection free: the load generator itself woke up late
+            text = (f"load generator fell behind (woke up late: CPU?): {'; '.join(what)}; none waited "
+                    "for a connection, so the server's latency is not hidden")
+    return {"schedule_kept": behind is None, "behind": behind, "schedule": text,
+            "latency_from": result.latency_from, "sent": result.sent,
+            "sent_per_s": round(result.sent / result.seconds, 1), "late": late, "late_no_conn": no_conn,
+            "max_late_ms": round(result.max_late_ms or 0.0, 3), "mean_late_ms": round(mean, 3),
+            "unsent": unsent}
+
+
 def report(r: dict[str, Any]) -> None:
     grew = r["token_issued_after"] - r["token_issued_before"]
     by_status = f" {r['non_200_statuses']}" if r["non_200_statuses"] else ""
@@ -382,12 +470,17 @@ def report(r: dict[str, Any]) -> None:
           f"{r['seconds']:.1f} s")
     print(f"  requests/s            {r['requests_per_s']}  ({r['requests']} responses)")
     print(f"  exchanges/s (200 OK)  {r['exchanges_per_s']}  ({r['ok']} OK)")
-    print(f"  latency p50 / p99     {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms")
+    timed = f"  (timed from the {'send' if r['latency_from'] == 'send' else 'due time'})" if r["rate"] else ""
+    print(f"  latency p50 / p99     {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms{timed}")
+    if r["rate"]:
+        print(f"  schedule              {'OK' if r['schedule_kept'] else 'NOT KEPT'}: {r['schedule']}")
     print(f"  errors                {r['errors']}  (non-200: {r['non_200']}{by_status}, "
           f"connection: {r['conn_errors']})")
     print(f"  ES256 sign+verify     {r['es256_sign_verify_per_s']:.0f} pairs/s on one core (joserfc, this run)")
     print(f"  exchanges / ceiling   {r['exchanges_to_es256_ceiling']:.3f}")
     print(f"  server CPU            {r['server_cpu_ms_per_request']:.2f} ms per request (all workers, user + system)")
+    print(f"  load generator CPU    {r['loadgen_cpu_s']:.2f} s, {100 * r['loadgen_cpu_share']:.0f} % of one core "
+          f"(of {r['cpus']})")
     print(f"  audit verify          {'OK' if r['audit_intact'] else 'FAILED'}: {r['audit_verify_output']}")
     enough = ">=" if grew >= r["smoke_exchanges"] + r["ok"] else "FEWER THAN"
     print(f"  token.issued events   {r['token_issued_before']} -> {r['token_issued_after']} (+{grew}), "
@@ -404,11 +497,13 @@ def report(r: dict[str, Any]) -> None:
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=int, default=10, help="seconds of load (default 10)")
-    p.add_argument("--connections", type=int, default=16, help="keep-alive connections (default 16)")
+    p.add_argument("--connections", type=int,
+                   help="keep-alive connections (default 16; with --rate max(64, rate/10): enough that the "
+                        "schedule is not limited by connections while responses take up to ~64-100 ms)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server workers (default: cores)")
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
-                   help="auto = wrk if on PATH (and no --rate), else python")
-    p.add_argument("--rate", type=float, help="fixed target rate (req/s) for a latency run; python loadgen only")
+                   help="auto = wrk if on PATH, else python")
+    p.add_argument("--rate", type=float, help="fixed target rate (requests/s, all connections) for a latency run")
     p.add_argument("--port", type=int, help="server port (default: a free one)")
     p.add_argument("--keep-home", action="store_true", help="keep the temporary DEPUTY_HOME and server log")
     p.add_argument("--auth", choices=["basic", "jwt"], default="basic",
@@ -417,10 +512,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--database", help="SQLAlchemy URL of a PostgreSQL server (a throw-away schema is made "
                                       "there); default: SQLite in the temporary home")
     args = p.parse_args()
+    if args.rate is not None and args.rate <= 0:
+        p.error("--rate must be positive")
+    if args.connections is None:
+        args.connections = 16 if args.rate is None else max(64, math.ceil(args.rate / 10))
+    if args.connections < 1:
+        p.error("--connections must be at least 1")
     if args.loadgen == "auto":
-        args.loadgen = "wrk" if shutil.which("wrk") and args.rate is None else "python"
-    if args.loadgen == "wrk" and (args.rate is not None or not shutil.which("wrk")):
-        p.error("--loadgen wrk needs wrk on PATH and cannot do --rate (use --loadgen python)")
+        args.loadgen = "wrk" if shutil.which("wrk") else "python"
+    if args.loadgen == "wrk" and not shutil.which("wrk"):
+        p.error("--loadgen wrk needs wrk on PATH (or use --loadgen python)")
     return args
 
 
@@ -470,12 +571,18 @@ def main() -> int:
             load_bodies = bodies[64:] if len(bodies) > 1 else bodies
             pids = worker_pids(server)
             cpu_before = cpu_seconds(pids)
-            print(f"driving {args.connections} connections for {args.duration} s with {args.loadgen} ...",
+            paced = f" at {args.rate:g} requests/s" if args.rate else ""
+            print(f"driving {args.connections} connections{paced} for {args.duration} s with {args.loadgen} ...",
                   flush=True)
+            # The load generator is the only child reaped during the load (the server is still running).
+            children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             if args.loadgen == "wrk":
-                result = run_wrk(port, subject_token, args.connections, args.duration, bodies_file)
+                result = run_wrk(port, subject_token, args.connections, args.duration, bodies_file, args.rate)
             else:
                 result = run_python(port, load_bodies, headers, args.connections, args.duration, args.rate)
+            children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            loadgen_cpu = (children_after.ru_utime - children_before.ru_utime
+                           + children_after.ru_stime - children_before.ru_stime)
             server_cpu = cpu_seconds(pids) - cpu_before
             rss = worker_memory(pids)
         verify = cli(env, "audit", "verify")
@@ -498,7 +605,9 @@ def main() -> int:
             "database": "PostgreSQL" if args.database else "SQLite", "client_auth": args.auth, "alg": args.alg,
             "worker_rss_mib": {str(pid): round(mib, 1) for pid, mib in rss.items()},
             "server_cpu_ms_per_request": round(server_cpu / max(result.requests, 1) * 1000, 3),
-        }
+            "loadgen_cpu_s": round(loadgen_cpu, 2),
+            "loadgen_cpu_share": round(loadgen_cpu / result.seconds, 3),  # of one core
+        } | schedule_summary(result, args.rate, args.duration, args.connections)
         summary["audit_ok"] = summary["audit_intact"] and issued_after - issued_before >= smoke + result.ok
         report(summary)
         return 0 if summary["audit_ok"] else 1
