@@ -1,6 +1,7 @@
 """Deterministic cost of one token exchange, in process: SQL statements and transactions per
-exchange (counted with SQLite's trace callback, or SQLAlchemy events on other databases) and CPU time per stage (cProfile). No HTTP, no load
-generator, so the numbers hold on a busy machine. See benchmarks/README.md.
+exchange (counted with SQLite's trace callback, or from libpq's protocol trace on PostgreSQL, which
+also gives the round trips) and CPU time per stage (cProfile). No HTTP, no load generator, so the
+numbers hold on a busy machine. See benchmarks/README.md.
 
     .venv/bin/python benchmarks/profile_exchange.py [--exchanges 500] [--auth basic|jwt] [--alg ES256|RS256]
         [--database URL] [--asgi]
@@ -58,8 +59,42 @@ STAGES = [
     ("lineage + audit write", "storage/token_store.py", "record_issuance"),
     ("  audit append", "storage/audit_store.py", "append_many_in"),
     ("  audit append (SQLite, raw)", "storage/audit_store.py", "append_many_sqlite"),
-    ("  transaction commit", "sqlalchemy/engine/base.py", "commit"),  # SQLite: a raw COMMIT, not here
+    ("  audit append (PostgreSQL, raw)", "storage/audit_store.py", "append_many_pg"),
+    ("  transaction commit", "sqlalchemy/engine/base.py", "commit"),  # the raw paths' COMMIT is not here
 ]
+
+
+def pg_trace_counts(trace: str) -> tuple[Counter[str], int, int]:
+    """Statements by verb, transactions and round trips from a libpq trace (``PQtrace``) of the
+    client's connections. Statements: every ``Execute`` (extended protocol, named by the ``Parse``
+    of the statement its ``Bind`` uses) and ``Query`` (simple protocol; ``;`` is the pool's
+    pre-ping, counted as PING). A round trip: a run of client messages answered by the server
+    before the client sends again (pipelined statements share one)."""
+    statements: Counter[str] = Counter()
+    parsed: dict[str, str] = {}
+    bound = ""
+    round_trips = 0
+    sending = False
+    for line in trace.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3:
+            continue
+        direction, message, rest = parts[0], parts[2], parts[3] if len(parts) > 3 else ""
+        if direction == "B":
+            round_trips += sending
+            sending = False
+            continue
+        sending = True
+        fields = rest.strip().split('"')  # ' "name" "text" ...'
+        if message == "Parse" and len(fields) >= 4:
+            parsed[fields[1]] = (fields[3].split(None, 1) or ["?"])[0].upper()
+        elif message == "Bind" and len(fields) >= 4:
+            bound = parsed.get(fields[3], "?")
+        elif message == "Execute":
+            statements[bound] += 1
+        elif message == "Query" and len(fields) >= 2:
+            statements[(fields[1].split(None, 1) or ["?"])[0].upper().rstrip(";") or "PING"] += 1
+    return statements, statements["BEGIN"], round_trips
 
 
 def setup(database: str | None, alg: str, home: Path) -> Deputy:
@@ -191,14 +226,25 @@ def main() -> int:
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.set_trace_callback(on_sqlite_statement)
 
+        trace_files: list[Any] = []  # one per connection, so that round trips stay apart
+
+        def on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
+            from psycopg import pq
+
+            trace_files.append(tempfile.TemporaryFile("w+"))  # noqa: SIM115 - closed once read
+            dbapi_connection.pgconn.trace(trace_files[-1].fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        # The hot path runs raw DBAPI statements that SQLAlchemy's events do not see: count them
+        # with the driver's trace (SQLite's callback, libpq's protocol trace) on fresh connections.
         if sqlite:
-            # The hot path runs raw DBAPI statements that SQLAlchemy's events do not see: count
-            # them with SQLite's trace callback on fresh connections instead.
             event.listen(engine, "connect", on_connect)
-            engine.dispose()
+        elif engine.dialect.driver == "psycopg":
+            event.listen(engine, "connect", on_pg_connect)
         else:
             event.listen(engine, "before_cursor_execute", on_execute)
             event.listen(engine, "begin", on_begin)
+        engine.dispose()
         counted = 50 * args.threads
         if args.threads > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -207,12 +253,23 @@ def main() -> int:
                 list(pool.map(deputy.token.handle, requests(subject, args.auth, key, counted)))
         else:
             run(requests(subject, args.auth, key, counted))
+        round_trips = 0
         if sqlite:
             event.remove(engine, "connect", on_connect)
-            engine.dispose()
+        elif engine.dialect.driver == "psycopg":
+            event.remove(engine, "connect", on_pg_connect)
+            engine.dispose()  # closes the traced connections (and flushes their traces)
+            for trace_file in trace_files:
+                trace_file.seek(0)
+                counts, begun, trips = pg_trace_counts(trace_file.read())
+                statements += counts
+                transactions += begun
+                round_trips += trips
+                trace_file.close()
         else:
             event.remove(engine, "before_cursor_execute", on_execute)
             event.remove(engine, "begin", on_begin)
+        engine.dispose()
 
         profiler = cProfile.Profile()
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -236,6 +293,8 @@ def main() -> int:
           + ", ".join(f"{k} {v / counted:.2f}" for k, v in sorted(statements.items()))
           + f"  ({args.threads} concurrent)")
     print(f"transactions per exchange {transactions / counted:.2f}")
+    if round_trips:
+        print(f"round trips per exchange  {round_trips / counted:.2f}  (libpq trace; pre-ping included)")
     print(f"CPU per exchange, no profiler  {cpu_plain / n * 1000:.3f} ms")
     print(f"CPU per exchange, profiled     {cpu / n * 1000:.3f} ms (wall {wall / n * 1000:.3f} ms)")
     print("stage (cumulative, profiled, ms per exchange):")
@@ -250,6 +309,7 @@ def main() -> int:
     if args.top:
         stats.sort_stats("tottime").print_stats(args.top)
     print(json.dumps({"statements": sum(statements.values()) / counted, "transactions": transactions / counted,
+                      "round_trips": round_trips / counted,
                       "cpu_ms": round(cpu_plain / n * 1000, 3), "stages_ms": result}))
     return 0
 

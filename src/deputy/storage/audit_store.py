@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Select, insert, select
 
 from deputy.audit import GENESIS_HASH, AuditEvent, AuditRecord
@@ -65,6 +66,36 @@ def append_many_sqlite(cursor: sqlite3.Cursor, events: Sequence[tuple[AuditEvent
     rows, records = _chained(None if head is None else (int(head[0]), str(head[1])), events)
     if rows:
         cursor.executemany(_SQLITE_INSERT, rows)
+    return records
+
+
+_PG_HEAD = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+_PG_INSERT = (
+    "INSERT INTO audit_events (seq, event_id, time, type, outcome, client_id, subject, actors, audience, body,"
+    " prev_hash, hash) VALUES (%(seq)s, %(event_id)s, %(time)s, %(type)s, %(outcome)s, %(client_id)s, %(subject)s,"
+    " %(actors)s, %(audience)s, %(body)s, %(prev_hash)s, %(hash)s)"
+)
+
+
+def queue_head_pg(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    """Send the chain-head read inside a write transaction that holds the audit lock
+    (``Database.pg_cursor(write=True, audit=True)``, pipeline mode): it is answered in the same
+    round trip as the other statements queued before the first fetch. Pass the cursor to
+    :func:`append_many_pg`."""
+    head = conn.cursor()
+    head.execute(_PG_HEAD)
+    return head
+
+
+def append_many_pg(
+    cursor: psycopg.Cursor[Any], head: psycopg.Cursor[Any], events: Sequence[tuple[AuditEvent, int]]
+) -> list[AuditRecord]:
+    """:func:`append_many_in` on a raw psycopg cursor, the head read by :func:`queue_head_pg`
+    in the same transaction: the same rows, the same chain."""
+    row = head.fetchone()
+    rows, records = _chained(None if row is None else (int(row[0]), str(row[1])), events)
+    if rows:
+        cursor.executemany(_PG_INSERT, rows)
     return records
 
 

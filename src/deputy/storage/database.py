@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -37,6 +38,7 @@ from deputy.errors import InvalidRequest, TemporarilyUnavailable
 
 AUDIT_LOCK_ID = 0x44455055  # "DEPU"
 MIGRATION_LOCK_ID = 0x4D494752  # "MIGR"
+_PG_AUDIT_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 CONNECT_TIMEOUT_SECONDS = 5
 PG_CONNECT_ARGS = {
     "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -84,6 +86,12 @@ class Database:
                 # churn was a quarter of a worker's CPU (py-spy, docs/performance.md).
                 kwargs.update(pool_size=20, max_overflow=30)
         else:
+            if not psycopg.Pipeline.is_supported():  # at start-up, not on the first token request
+                raise RuntimeError(
+                    "PostgreSQL needs libpq 14 or newer for psycopg's pipeline mode (the token endpoint's"
+                    f" writes); this psycopg uses libpq {psycopg.pq.version()} ({psycopg.pq.__impl__}):"
+                    " install psycopg[binary], which bundles a recent libpq"
+                )
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
             # pool_pre_ping replaces connections that died while the database was away, so the
             # service recovers without a restart; a bounded connect keeps a vanished server from
@@ -94,6 +102,10 @@ class Database:
                 name: value for name, value in PG_CONNECT_ARGS.items() if f"{name}=" not in url
             }
         self.engine: Engine = create_engine(url, **kwargs)
+        if not self.is_sqlite and (self.engine.dialect.name, self.engine.dialect.driver) != ("postgresql", "psycopg"):
+            raise RuntimeError(  # the hot path talks to psycopg 3 directly (pg_cursor)
+                f"unsupported database URL {self.engine.url.drivername!r}: use sqlite:///... or postgresql+psycopg://..."
+            )
         self._write_lock = threading.Lock()
         self._errors_lock = threading.Lock()
         self.unavailable_errors = 0  # how often the store was unavailable (a metric)
@@ -118,7 +130,7 @@ class Database:
         no guard (there such a name is simply not found)."""
         @event.listens_for(self.engine, "before_cursor_execute")
         def _on_execute(_conn: Connection, _cursor: Any, _statement: str, parameters: Any, *_: Any) -> None:
-            if _has_nul(parameters):
+            if has_nul(parameters):
                 raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
 
     def _track_realm_writes(self) -> None:
@@ -274,6 +286,86 @@ class Database:
                 raise
             raise mapped from None
 
+    @contextmanager
+    def pg_cursor(self, *, write: bool = False, audit: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """PostgreSQL only: a raw psycopg cursor for the token endpoint's hot path, as
+        :meth:`sqlite_cursor` is for SQLite. The connection comes from the engine's pool
+        (``raw_connection``), so pre-ping, the pool's limits and invalidation keep working.
+
+        ``write=False``: autocommit, no ``BEGIN``/``COMMIT`` (the same reasoning as for SQLite:
+        a lineage read is one statement, and revocation only ever sets ``revoked_at``).
+        ``write=True``: one transaction in *pipeline mode*, holding the audit advisory lock with
+        ``audit=True`` (as ``write(audit=True)``), committed before the block returns, rolled
+        back otherwise. Statements are sent without waiting for their answers until a result is
+        fetched or the block ends: the ``BEGIN``, the lock and the reads queued before the first
+        fetch cost one round trip together, the statements after it and the ``COMMIT`` one more
+        (a block that fetches nothing before it ends is one round trip in all). Results of the
+        block's statements can still be fetched after it has committed. Statements must
+        not touch realm tables (the realm generation is not advanced here).
+
+        A connection that failed (lost, closed by the server) is invalidated, never returned to
+        the pool as good. Driver errors are wrapped as SQLAlchemy would (an ``IntegrityError``
+        stays one) and go through :func:`unavailable`, as in :meth:`read` and :meth:`write`."""
+        driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        try:
+            raw = self.engine.raw_connection()  # pre-ping, pool limits
+        except Exception as exc:
+            error: Exception = exc  # the pool's own errors (no free connection in time), or
+            if isinstance(exc, driver_error):  # no connection to be had: handed on unwrapped
+                error = DBAPIError.instance(None, None, exc, driver_error, dialect=self.engine.dialect)
+            mapped = self._unavailable(error)
+            if mapped is None:
+                if error is exc:
+                    raise
+                raise error from exc
+            raise mapped from None
+        conn = cast("psycopg.Connection[Any]", raw.driver_connection)
+        try:
+            # Autocommit: the transaction is our explicit BEGIN ... COMMIT, queued in the pipeline
+            # (psycopg waits for the answer to a BEGIN of its own before sending anything else).
+            conn.autocommit = True
+            try:
+                if write:
+                    try:
+                        with conn.pipeline():
+                            control = conn.cursor()
+                            control.execute("BEGIN")
+                            if audit:
+                                control.execute(_PG_AUDIT_LOCK, (AUDIT_LOCK_ID,))
+                            yield conn.cursor()
+                            control.execute("COMMIT")
+                        # Leaving the pipeline waited for every answer: committed, or raised the
+                        # first error (the statements after it, the COMMIT too, were skipped).
+                    except BaseException:
+                        if not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                            try:
+                                conn.execute("ROLLBACK")
+                            except psycopg.Error:
+                                pass  # the pool rolls back on return too, and invalidates on failure
+                        raise
+                else:
+                    with conn.cursor() as cursor:
+                        yield cursor
+            finally:
+                if not conn.broken and not conn.closed:
+                    try:
+                        conn.autocommit = False
+                    except psycopg.Error:  # still in a transaction: not fit to go back to the pool
+                        raw.invalidate()
+        except psycopg.Error as exc:
+            invalidated = conn.closed or conn.broken  # the psycopg dialect's is_disconnect
+            if invalidated:
+                raw.invalidate(exc)  # closed and dropped from the pool, as SQLAlchemy does
+            wrapped = DBAPIError.instance(
+                None, None, exc, psycopg.Error, connection_invalidated=invalidated, dialect=self.engine.dialect
+            )
+            mapped = self._unavailable(wrapped)
+            if mapped is None:
+                raise wrapped from exc
+            raise mapped from None
+        finally:
+            raw.close()
+
     def _unavailable(self, exc: Exception) -> TemporarilyUnavailable | None:
         mapped = unavailable(exc)
         if mapped is not None:
@@ -305,14 +397,14 @@ class Database:
             self._lock_file = None
 
 
-def _has_nul(parameters: Any) -> bool:
+def has_nul(parameters: Any) -> bool:
     """A NUL in any string of a statement's parameters (a dict, a sequence, or a list of them)."""
     if isinstance(parameters, str):
         return "\x00" in parameters
     if isinstance(parameters, dict):
-        return any(_has_nul(v) for v in parameters.values())
+        return any(has_nul(v) for v in parameters.values())
     if isinstance(parameters, (list, tuple)):
-        return any(_has_nul(v) for v in parameters)
+        return any(has_nul(v) for v in parameters)
     return False
 
 

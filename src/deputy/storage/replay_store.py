@@ -8,31 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete
 
 from deputy.clock import Clock
-from deputy.storage.database import Database
+from deputy.errors import InvalidRequest
+from deputy.storage.database import Database, has_nul
 from deputy.storage.group_commit import GroupCommit
 from deputy.storage.schema import replay_cache
 
-# A key whose assertion has expired can no longer be replayed; free it.
-_FREE_EXPIRED = delete(replay_cache).where(
-    replay_cache.c.key == bindparam("k"), replay_cache.c.expires_at < bindparam("now")
-)
-
+# A key whose assertion has expired can no longer be replayed: free it. Then one insert per mark:
+# it returns the key if this mark won, nothing if it was a replay.
 _SQLITE_FREE_EXPIRED = "DELETE FROM replay_cache WHERE key = ? AND expires_at < ?"
 _SQLITE_MARK = "INSERT INTO replay_cache (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING key"
+_PG_FREE_EXPIRED = "DELETE FROM replay_cache WHERE key = ANY(%s) AND expires_at < %s"
+_PG_MARK = (
+    "INSERT INTO replay_cache (key, expires_at) SELECT m.key, m.expires_at"
+    " FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS m(key, expires_at, n) ORDER BY n"
+    " ON CONFLICT (key) DO NOTHING RETURNING key"
+)
 
 
 class ReplayStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        dialect = sqlite if db.is_sqlite else postgresql
-        self._insert = (
-            dialect.insert(replay_cache).on_conflict_do_nothing(index_elements=["key"]).returning(replay_cache.c.key)
-        )
         self._marks: GroupCommit[tuple[str, int], bool] = GroupCommit(self._mark_all)
 
     def mark_used(self, key: str, expires_at: int) -> bool:
@@ -46,13 +45,23 @@ class ReplayStore:
                 return [
                     bool(cursor.execute(_SQLITE_MARK, (key, expires_at)).fetchall()) for key, expires_at in items
                 ]
-        with self._db.write() as conn:
-            conn.execute(_FREE_EXPIRED, [{"k": key, "now": now} for key in dict.fromkeys(k for k, _ in items)])
-            # One insert per mark: it returns the key if this mark won, nothing if it was a replay.
-            return [
-                conn.execute(self._insert, {"key": key, "expires_at": expires_at}).first() is not None
-                for key, expires_at in items
-            ]
+        if has_nul([key for key, _ in items]):  # as the SQLAlchemy path's guard does
+            raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
+        # On psycopg's raw cursor in pipeline mode (Database.pg_cursor): the same two steps as one
+        # statement each for the whole batch, sent with the COMMIT in one round trip. The insert
+        # takes the marks in order and returns the keys it stored: a key marked twice in the
+        # batch is stored by its first mark, so that one wins and the later ones are replays.
+        keys = [key for key, _ in items]
+        with self._db.pg_cursor(write=True) as cursor:
+            cursor.execute(_PG_FREE_EXPIRED, (list(dict.fromkeys(keys)), now))
+            marks = cursor.connection.cursor()
+            marks.execute(_PG_MARK, (keys, [expires_at for _, expires_at in items]))
+        stored = {key for (key,) in marks.fetchall()}
+        won: list[bool] = []
+        for key in keys:
+            won.append(key in stored)
+            stored.discard(key)
+        return won
 
     def purge(self) -> int:
         with self._db.write() as conn:

@@ -10,14 +10,14 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Row, select, text, update
 
 from deputy.audit import AuditEvent, AuditRecord
 from deputy.clock import Clock
 from deputy.errors import InvalidRequest
 from deputy.protocol.ports import TokenRecord
-from deputy.storage.audit_store import append_in, append_many_in, append_many_sqlite
-from deputy.storage.database import Database
+from deputy.storage.audit_store import append_in, append_many_pg, append_many_sqlite, queue_head_pg
+from deputy.storage.database import Database, has_nul
 from deputy.storage.group_commit import AsyncGroupCommit, GroupCommit
 from deputy.storage.lineage_cache import LineageCache
 from deputy.storage.schema import token_actors, tokens
@@ -34,22 +34,32 @@ _DESCENDANTS = text(
 )
 
 
-# Built once: the hot path then skips constructing and coercing a statement per call.
-_PARENTS_REVOKED = select(tokens.c.jti, tokens.c.revoked_at, tokens.c.revoked_reason).where(
-    tokens.c.jti.in_(bindparam("jtis", expanding=True)), tokens.c.revoked_at.is_not(None)
-)
-_INSERT_TOKEN = insert(tokens)
-_INSERT_ACTOR = insert(token_actors)
-_BY_JTI = select(tokens).where(tokens.c.jti == bindparam("jti"))
-
-# The same statements as raw SQL for SQLite's DBAPI cursor (Database.sqlite_cursor): the token
-# endpoint's hot path. JSON columns are stored as SQLAlchemy's JSON type stores them (json.dumps).
+# The token endpoint's hot path runs on the raw DBAPI cursor (Database.sqlite_cursor and
+# Database.pg_cursor). JSON columns are stored as SQLAlchemy's JSON type stores them (json.dumps).
 _COLUMNS = ("jti", "parent_jti", "subject", "client_id", "grant_type", "mode", "audience", "scope", "actors",
             "issued_at", "expires_at", "revoked_at", "revoked_reason", "grant_ref")
 _SQLITE_BY_JTI = f"SELECT {', '.join(_COLUMNS)} FROM tokens WHERE jti = ?"
 _SQLITE_INSERT_TOKEN = f"INSERT INTO tokens ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SQLITE_INSERT_ACTOR = "INSERT INTO token_actors (jti, agent_id) VALUES (?, ?)"
 _SQLITE_PARENTS_REVOKED = "SELECT jti, revoked_at, revoked_reason FROM tokens WHERE revoked_at IS NOT NULL AND jti IN "
+
+# And for psycopg (Database.pg_cursor). The whole chain in one statement: up the parent links
+# from the token, stopping at a missing row or a token already in the path (a cycle), as
+# _read_ancestry's loop does; the token first.
+_PG_ANCESTRY = " ".join(f"""
+    WITH RECURSIVE chain AS (
+        SELECT {', '.join('t.' + c for c in _COLUMNS)}, 0 AS depth, ARRAY[t.jti::text] AS path
+        FROM tokens t WHERE t.jti = %s
+        UNION ALL
+        SELECT {', '.join('t.' + c for c in _COLUMNS)}, c.depth + 1, c.path || t.jti::text
+        FROM chain c JOIN tokens t ON t.jti = c.parent_jti
+        WHERE t.jti <> ALL (c.path)
+    )
+    SELECT {', '.join(_COLUMNS)} FROM chain ORDER BY depth
+""".split())  # one line: readable in logs and protocol traces
+_PG_INSERT_TOKEN = f"INSERT INTO tokens ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+_PG_INSERT_ACTOR = "INSERT INTO token_actors (jti, agent_id) VALUES (%s, %s)"
+_PG_PARENTS_REVOKED = "SELECT jti, revoked_at, revoked_reason FROM tokens WHERE revoked_at IS NOT NULL AND jti = ANY(%s)"
 
 
 def _record(row: Row[Any]) -> TokenRecord:
@@ -80,6 +90,36 @@ def _sqlite_record(row: tuple[Any, ...]) -> TokenRecord:
         scope=tuple(json.loads(scope)), actors=tuple(json.loads(actors)), parent_jti=parent_jti,
         revoked_at=revoked_at, revoked_reason=revoked_reason, grant_ref=grant_ref,
     )
+
+
+def _pg_record(row: tuple[Any, ...]) -> TokenRecord:
+    """A row of _COLUMNS from psycopg, which decodes the JSON columns itself."""
+    (jti, parent_jti, subject, client_id, grant_type, mode, audience, scope, actors, issued_at, expires_at,
+     revoked_at, revoked_reason, grant_ref) = row
+    return TokenRecord(
+        jti=jti, subject=subject, client_id=client_id, grant_type=grant_type, mode=mode,
+        issued_at=int(issued_at), expires_at=int(expires_at), audience=tuple(audience), scope=tuple(scope),
+        actors=tuple(actors), parent_jti=parent_jti, revoked_at=revoked_at, revoked_reason=revoked_reason,
+        grant_ref=grant_ref,
+    )
+
+
+def _token_rows(
+    accepted: list[tuple[TokenRecord, AuditEvent]],
+) -> tuple[list[tuple[object, ...]], list[tuple[str, str]]]:
+    """The raw-cursor rows of ``tokens`` (JSON columns as SQLAlchemy's JSON type stores them:
+    ``json.dumps``) and of ``token_actors``."""
+    token_rows: list[tuple[object, ...]] = []
+    actor_rows: list[tuple[str, str]] = []
+    for record, _ in accepted:
+        token_rows.append((
+            record.jti, record.parent_jti, record.subject, record.client_id, record.grant_type, record.mode,
+            json.dumps(list(record.audience)), json.dumps(list(record.scope)),
+            json.dumps(list(record.actors)), record.issued_at, record.expires_at, record.revoked_at,
+            record.revoked_reason, record.grant_ref,
+        ))
+        actor_rows += [(record.jti, a) for a in dict.fromkeys(record.actors)]
+    return token_rows, actor_rows
 
 
 def _parent_revoked(record: TokenRecord, revoked: dict[str, tuple[int, str | None]]) -> bool:
@@ -136,32 +176,34 @@ class TokenStore:
     def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
         if self._db.is_sqlite:
             return self._record_issuances_sqlite(items)
-        with self._db.write(audit=True) as conn:
-            parents = {r.parent_jti for r, _ in items if r.parent_jti is not None and r.revoked_at is None}
-            revoked = {
-                row.jti: (int(row.revoked_at), row.revoked_reason)
-                for row in conn.execute(_PARENTS_REVOKED, {"jtis": sorted(parents)})
+        return self._record_issuances_pg(items)
+
+    def _record_issuances_pg(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
+        """:meth:`_record_issuances` on PostgreSQL's raw cursor, in pipeline mode: the advisory
+        lock, the parents' revocation re-check and the audit chain head in one round trip, then
+        the tokens, actors and audit events (one prepared insert per table, every row bound in
+        the same round trip as the ``COMMIT``). The same rows and checks as on SQLite."""
+        parents = sorted({r.parent_jti for r, _ in items if r.parent_jti is not None and r.revoked_at is None})
+        with self._db.pg_cursor(write=True, audit=True) as cursor:
+            conn = cursor.connection
+            parents_read = conn.cursor()
+            if parents:
+                parents_read.execute(_PG_PARENTS_REVOKED, (parents,))
+            head = queue_head_pg(conn)
+            revoked: dict[str, tuple[int, str | None]] = {
+                jti: (int(at), reason) for jti, at, reason in parents_read.fetchall()
             } if parents else {}
             accepted = [(record, event) for record, event in items if not _parent_revoked(record, revoked)]
             if not accepted:
                 return [None] * len(items)
-            token_rows: list[dict[str, object]] = []
-            actor_rows: list[dict[str, object]] = []
-            for record, _ in accepted:
-                token_rows.append(dict(
-                    jti=record.jti, parent_jti=record.parent_jti, subject=record.subject,
-                    client_id=record.client_id, grant_type=record.grant_type, mode=record.mode,
-                    audience=list(record.audience), scope=list(record.scope),
-                    actors=list(record.actors), issued_at=record.issued_at,
-                    expires_at=record.expires_at, revoked_at=record.revoked_at,
-                    revoked_reason=record.revoked_reason, grant_ref=record.grant_ref,
-                ))
-                actor_rows += [{"jti": record.jti, "agent_id": a} for a in dict.fromkeys(record.actors)]
-            conn.execute(_INSERT_TOKEN, token_rows)
+            token_rows, actor_rows = _token_rows(accepted)
+            if has_nul(token_rows) or has_nul(actor_rows):  # as the SQLAlchemy path's guard does
+                raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
+            cursor.executemany(_PG_INSERT_TOKEN, token_rows)
             if actor_rows:
-                conn.execute(_INSERT_ACTOR, actor_rows)
+                cursor.executemany(_PG_INSERT_ACTOR, actor_rows)
             now = self._clock.now()
-            written = append_many_in(conn, [(event, now) for _, event in accepted])
+            written = append_many_pg(cursor, head, [(event, now) for _, event in accepted])
         return _results(items, accepted, written)
 
     def _record_issuances_sqlite(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
@@ -178,16 +220,7 @@ class TokenStore:
             accepted = [(record, event) for record, event in items if not _parent_revoked(record, revoked)]
             if not accepted:
                 return [None] * len(items)
-            token_rows: list[tuple[object, ...]] = []
-            actor_rows: list[tuple[str, str]] = []
-            for record, _ in accepted:
-                token_rows.append((
-                    record.jti, record.parent_jti, record.subject, record.client_id, record.grant_type, record.mode,
-                    json.dumps(list(record.audience)), json.dumps(list(record.scope)),
-                    json.dumps(list(record.actors)), record.issued_at, record.expires_at, record.revoked_at,
-                    record.revoked_reason, record.grant_ref,
-                ))
-                actor_rows += [(record.jti, a) for a in dict.fromkeys(record.actors)]
+            token_rows, actor_rows = _token_rows(accepted)
             cursor.executemany(_SQLITE_INSERT_TOKEN, token_rows)
             if actor_rows:
                 cursor.executemany(_SQLITE_INSERT_ACTOR, actor_rows)
@@ -210,19 +243,10 @@ class TokenStore:
     def _read_ancestry(self, jti: str) -> list[TokenRecord]:
         if self._db.is_sqlite:
             return self._ancestry_sqlite(jti)
-        chain: list[TokenRecord] = []
-        seen: set[str] = set()
-        with self._db.read() as conn:
-            current: str | None = jti
-            while current is not None and current not in seen:
-                seen.add(current)
-                row = conn.execute(_BY_JTI, {"jti": current}).first()
-                if row is None:
-                    break
-                record = _record(row)
-                chain.append(record)
-                current = record.parent_jti
-        return chain
+        if has_nul(jti):  # as the SQLAlchemy path's guard does
+            raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
+        with self._db.pg_cursor() as cursor:  # one round trip for the whole chain, autocommit
+            return [_pg_record(row) for row in cursor.execute(_PG_ANCESTRY, (jti,))]
 
     def _ancestry_sqlite(self, jti: str) -> list[TokenRecord]:
         """One ``SELECT`` per level in autocommit (see ``Database.sqlite_cursor`` for why no
