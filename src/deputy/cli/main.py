@@ -25,6 +25,7 @@ from deputy.cli import approval_cmds
 from deputy.cli.demo_cmd import demo as demo_command
 from deputy.config import write_config_file
 from deputy.cli.common import HomeOption, console, err_console, open_deputy, settings_for
+from deputy.cli.workers import Workers, reuse_port_supported
 from deputy.runtime import admin_token_for
 
 DEV_REALM = Path(__file__).resolve().parents[1] / "admin" / "dev_realm.toml"
@@ -169,6 +170,12 @@ def serve(
             admin_token_for(settings)
         console.print(f"Deputy {__version__} serving {deputy.settings.issuer} with {workers} worker(s)")
     with metrics_directory(workers):
+        if workers > 1 and reuse_port_supported():
+            # One listening socket per worker: the kernel spreads connections (cli/workers.py).
+            code = Workers(host, port, workers, "deputy.http.asgi:app_from_env", log_level).run()
+            if code:
+                raise SystemExit(code)
+            return
         uvicorn.run(
             "deputy.http.asgi:app_from_env", factory=True, host=host, port=port, workers=workers,
             log_level=log_level, access_log=False,
