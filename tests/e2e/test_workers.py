@@ -7,16 +7,16 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from deputy.cli.workers import reuse_port_supported
 from tests.e2e.server import deputy_cli, free_port, serving_process, stop
 
-pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT (Linux) only")
+pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="one socket per worker: Linux only")
 
 
 def workers_of(server_pid: int) -> list[int]:

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -31,7 +32,9 @@ _spawn = multiprocessing.get_context("spawn")
 
 
 def reuse_port_supported() -> bool:
-    return hasattr(socket, "SO_REUSEPORT")
+    """Linux only: there ``SO_REUSEPORT`` spreads connections over the sockets; on macOS and the
+    BSDs the option exists but the last socket bound gets every connection."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
