@@ -92,3 +92,33 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
         for _ in range(8):  # fresh connections, to whichever worker the kernel picks
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
         assert stop(server) == 0
+
+
+def test_a_port_already_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert deputy_cli(home, "init", "--dev-realm").returncode == 0
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        done = deputy_cli(home, "serve", "--workers", "2", "--port", str(port))
+    finally:
+        taken.close()
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_second_server_cannot_share_the_port_of_a_running_one(tmp_path: Path) -> None:
+    """SO_REUSEPORT would let a second ``deputy serve`` on the same port take half the
+    connections without a word; it must be refused as "address in use" instead."""
+    home = tmp_path / "home"
+    assert deputy_cli(home, "init", "--dev-realm").returncode == 0
+    port = free_port()
+    with serving_process(home, port, "--workers", "2"):
+        done = deputy_cli(tmp_path / "other", "serve", "--workers", "2", "--port", str(port))
+        assert done.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

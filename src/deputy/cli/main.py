@@ -172,7 +172,12 @@ def serve(
     with metrics_directory(workers):
         if workers > 1 and reuse_port_supported():
             # One listening socket per worker: the kernel spreads connections (cli/workers.py).
-            code = Workers(host, port, workers, "deputy.http.asgi:app_from_env", log_level).run()
+            try:
+                supervisor = Workers(host, port, workers, "deputy.http.asgi:app_from_env", log_level)
+            except OSError as exc:  # the port is taken, or the address is not ours
+                err_console.print(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+                raise SystemExit(1) from None
+            code = supervisor.run()
             if code:
                 raise SystemExit(code)
             return

@@ -37,9 +37,20 @@ def reuse_port_supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise OSError (address in use) if anything listens on the port, a Deputy included: sockets
+    that all set ``SO_REUSEPORT`` would otherwise share the port with it without a word."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -60,7 +71,11 @@ class Workers:
         self._app = app
         self._log_level = log_level
         # All bound before any worker starts: a port in use fails here, once, not in every worker.
-        self._sockets = [listening_socket(host, port) for _ in range(count)]
+        if port != 0:
+            ensure_port_free(host, port)
+        first = listening_socket(host, port)
+        port = first.getsockname()[1]  # port 0: the one the kernel chose, for every worker
+        self._sockets = [first] + [listening_socket(host, port) for _ in range(count - 1)]
         self._processes: list[BaseProcess] = []
         self._stop = threading.Event()
 
