@@ -86,7 +86,11 @@ def test_an_unexpected_failure_of_the_write_is_a_server_error_never_the_detail(
     def broken(items: object) -> list[object]:
         raise RuntimeError("disk on fire at /var/lib/secret")
 
-    monkeypatch.setattr(deputy.store.tokens, "_record_issuances", broken)
+    async def broken_async(writer: object, items: object) -> list[object]:
+        return broken(items)
+
+    monkeypatch.setattr(deputy.store.tokens, "_record_issuances", broken)  # SQLite: the writer thread's
+    monkeypatch.setattr(deputy.store.tokens, "_record_issuances_pg_async", broken_async)  # PostgreSQL's
     [answer] = _exchange_async(deputy, subject)
     assert isinstance(answer, ServerError)
     assert "fire" not in (answer.description or "")  # the public description is fixed

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from deputy.errors import TemporarilyUnavailable
-from deputy.storage.group_commit import AsyncGroupCommit, GroupCommit
+from deputy.storage.group_commit import AsyncGroupCommit, GroupCommit, in_thread
 
 
 class Boom(Exception):
@@ -136,7 +136,7 @@ def test_async_submits_are_batched_written_by_one_thread_and_each_gets_its_own_r
         return [i * 10 for i in items]
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer") as writer:
-        group: AsyncGroupCommit[int, int] = AsyncGroupCommit(write, writer)
+        group: AsyncGroupCommit[int, int] = AsyncGroupCommit(in_thread(write, writer))
         assert _run_async(group, range(200)) == [i * 10 for i in range(200)]
     assert sorted(i for batch in written for i in batch) == list(range(200))  # each exactly once
     assert [i for batch in written for i in batch] == list(range(200))  # in submission order
@@ -160,7 +160,7 @@ def test_async_nobody_is_answered_before_the_write_holding_its_item_committed() 
         return list(await asyncio.gather(*(one(i) for i in range(120))))
 
     with ThreadPoolExecutor(max_workers=1) as writer:
-        assert all(asyncio.run(main(AsyncGroupCommit(write, writer))))
+        assert all(asyncio.run(main(AsyncGroupCommit(in_thread(write, writer)))))
 
 
 def test_async_a_failing_item_fails_alone_and_an_unavailable_store_fails_all_at_once() -> None:
@@ -171,7 +171,7 @@ def test_async_a_failing_item_fails_alone_and_an_unavailable_store_fails_all_at_
         return list(items)
 
     with ThreadPoolExecutor(max_workers=1) as writer:
-        results = _run_async(AsyncGroupCommit(write, writer), range(40))
+        results = _run_async(AsyncGroupCommit(in_thread(write, writer)), range(40))
     assert results == [("Boom" if i == 13 else i) for i in range(40)]
 
     calls: list[int] = []
@@ -181,7 +181,7 @@ def test_async_a_failing_item_fails_alone_and_an_unavailable_store_fails_all_at_
         raise TemporarilyUnavailable("store_unavailable", "connection refused")
 
     with ThreadPoolExecutor(max_workers=1) as writer:
-        assert set(_run_async(AsyncGroupCommit(down, writer), range(32))) == {"TemporarilyUnavailable"}
+        assert set(_run_async(AsyncGroupCommit(in_thread(down, writer)), range(32))) == {"TemporarilyUnavailable"}
     assert sum(calls) == 32  # no retries one by one against a store that is down
 
 
@@ -203,5 +203,5 @@ def test_async_a_cancelled_request_does_not_stop_the_others_or_lose_its_write() 
         return list(await asyncio.gather(*others))
 
     with ThreadPoolExecutor(max_workers=1) as writer:
-        assert asyncio.run(main(AsyncGroupCommit(write, writer))) == [2, 3]
+        assert asyncio.run(main(AsyncGroupCommit(in_thread(write, writer)))) == [2, 3]
     assert sorted(written) == [1, 2, 3]  # the cancelled request's write still happened, once

@@ -85,6 +85,7 @@ def create_app(deputy: Deputy, admin_token: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await deputy.store.tokens.aclose()  # this loop's async PostgreSQL connection, if any
         if metrics is not None:
             metrics.process_exiting()
 

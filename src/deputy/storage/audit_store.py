@@ -92,11 +92,20 @@ def append_many_pg(
 ) -> list[AuditRecord]:
     """:func:`append_many_in` on a raw psycopg cursor, the head read by :func:`queue_head_pg`
     in the same transaction: the same rows, the same chain."""
-    row = head.fetchone()
-    rows, records = _chained(None if row is None else (int(row[0]), str(row[1])), events)
+    rows, records = chain_after(head.fetchone(), events)
     if rows:
         cursor.executemany(_PG_INSERT, rows)
     return records
+
+
+PG_HEAD, PG_INSERT = _PG_HEAD, _PG_INSERT  # for the async writer (TokenStore on an event loop)
+
+
+def chain_after(
+    head: tuple[Any, ...] | None, events: Sequence[tuple[AuditEvent, int]]
+) -> tuple[list[dict[str, object]], list[AuditRecord]]:
+    """The audit rows (for ``PG_INSERT``) that extend the chain after the row ``PG_HEAD`` read."""
+    return _chained(None if head is None else (int(head[0]), str(head[1])), events)
 
 
 def _chained(

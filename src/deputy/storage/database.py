@@ -366,6 +366,10 @@ class Database:
         finally:
             raw.close()
 
+    def unavailable_error(self, exc: Exception) -> TemporarilyUnavailable | None:
+        """What ``exc`` means to a client (503) if it means the store is unavailable; counted."""
+        return self._unavailable(exc)
+
     def _unavailable(self, exc: Exception) -> TemporarilyUnavailable | None:
         mapped = unavailable(exc)
         if mapped is not None:

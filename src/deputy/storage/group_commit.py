@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Generic, TypeVar
 
@@ -113,14 +113,40 @@ def outcomes(write: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> lis
     return singles
 
 
+async def outcomes_async(
+    write: Callable[[Sequence[T]], Awaitable[list[R]]], items: Sequence[T]
+) -> list[tuple[R | None, BaseException | None]]:
+    """:func:`outcomes` for a write that is awaited."""
+    try:
+        return [(result, None) for result in await write(items)]
+    except Exception as exc:  # noqa: BLE001 - handed to the requests it concerns
+        if len(items) == 1 or isinstance(exc, TemporarilyUnavailable):
+            return [(None, exc)] * len(items)
+    singles: list[tuple[R | None, BaseException | None]] = []
+    for item in items:
+        try:
+            singles.append(((await write([item]))[0], None))
+        except Exception as single:  # noqa: BLE001
+            singles.append((None, single))
+    return singles
+
+
+def in_thread(write: Callable[[Sequence[T]], list[R]], writer: Executor) -> Callable[[Sequence[T]], Awaitable[list[R]]]:
+    """A blocking ``write`` awaited on the loop, run by ``writer`` (one thread: batches in order)."""
+
+    def run(items: Sequence[T]) -> Awaitable[list[R]]:
+        return asyncio.get_running_loop().run_in_executor(writer, write, items)
+
+    return run
+
+
 class AsyncGroupCommit(Generic[T, R]):
     """``await submit(item)`` on one event loop: items queue while a batch is being written; the
-    next batch takes everything queued. ``writer`` runs the blocking ``write`` (one thread, so
-    that batches of this loop are written one after the other, in order)."""
+    next batch takes everything queued. ``write`` is awaited for one batch at a time (an async
+    driver, or a blocking write run by one thread: :func:`in_thread`)."""
 
-    def __init__(self, write: Callable[[Sequence[T]], list[R]], writer: Executor, max_batch: int = 64) -> None:
+    def __init__(self, write: Callable[[Sequence[T]], Awaitable[list[R]]], max_batch: int = 64) -> None:
         self._write = write
-        self._writer = writer
         self._max_batch = max_batch
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._draining = False
@@ -136,16 +162,12 @@ class AsyncGroupCommit(Generic[T, R]):
         return await future
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch:]
                 self.batches += 1
                 self.items += len(batch)
-                try:
-                    results = await loop.run_in_executor(self._writer, outcomes, self._write, [i for i, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - the executor itself failed (shut down)
-                    results = [(None, exc)] * len(batch)
+                results = await outcomes_async(self._write, [i for i, _ in batch])
                 for (_, future), (result, error) in zip(batch, results, strict=True):
                     if future.done():
                         continue  # the request was cancelled (client gone); its write stands

@@ -16,10 +16,19 @@ from deputy.audit import AuditEvent, AuditRecord
 from deputy.clock import Clock
 from deputy.errors import InvalidRequest
 from deputy.protocol.ports import TokenRecord
-from deputy.storage.audit_store import append_in, append_many_pg, append_many_sqlite, queue_head_pg
+from deputy.storage.audit_store import (
+    PG_HEAD,
+    PG_INSERT,
+    append_in,
+    append_many_pg,
+    append_many_sqlite,
+    chain_after,
+    queue_head_pg,
+)
 from deputy.storage.database import Database, has_nul
-from deputy.storage.group_commit import AsyncGroupCommit, GroupCommit
+from deputy.storage.group_commit import AsyncGroupCommit, GroupCommit, in_thread
 from deputy.storage.lineage_cache import LineageCache
+from deputy.storage.pg_async import AsyncPgWriter
 from deputy.storage.schema import token_actors, tokens
 
 _DESCENDANTS = text(
@@ -140,6 +149,9 @@ class TokenStore:
         self._async_issuances: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, AsyncGroupCommit[tuple[TokenRecord, AuditEvent], AuditRecord | None]
         ] = weakref.WeakKeyDictionary()
+        self._pg_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncPgWriter] = (
+            weakref.WeakKeyDictionary()
+        )
         self._writer: ThreadPoolExecutor | None = None
         self._writer_lock = threading.Lock()
 
@@ -157,8 +169,49 @@ class TokenStore:
         loop = asyncio.get_running_loop()
         commit = self._async_issuances.get(loop)
         if commit is None:
-            commit = self._async_issuances[loop] = AsyncGroupCommit(self._record_issuances, self._writer_thread())
+            if self._db.is_sqlite:  # sqlite3 has no async API: one writer thread
+                commit = AsyncGroupCommit(in_thread(self._record_issuances, self._writer_thread()))
+            else:  # psycopg's async driver, from the loop itself
+                writer = self._pg_writers[loop] = AsyncPgWriter(self._db)
+                commit = AsyncGroupCommit(lambda items: self._record_issuances_pg_async(writer, items))
+            self._async_issuances[loop] = commit
         return _issued(record, await commit.submit((record, event)))
+
+    async def _record_issuances_pg_async(
+        self, writer: AsyncPgWriter, items: Sequence[tuple[TokenRecord, AuditEvent]]
+    ) -> list[AuditRecord | None]:
+        """:meth:`_record_issuances_pg` with psycopg's async driver: the same statements, the
+        same two round trips, the same rows and checks."""
+        parents = sorted({r.parent_jti for r, _ in items if r.parent_jti is not None and r.revoked_at is None})
+        async with writer.transaction(audit=True) as cursor:
+            conn = cursor.connection
+            parents_read = conn.cursor()
+            if parents:
+                await parents_read.execute(_PG_PARENTS_REVOKED, (parents,))
+            head = conn.cursor()
+            await head.execute(PG_HEAD)
+            revoked: dict[str, tuple[int, str | None]] = {
+                jti: (int(at), reason) for jti, at, reason in await parents_read.fetchall()
+            } if parents else {}
+            accepted = [(record, event) for record, event in items if not _parent_revoked(record, revoked)]
+            if not accepted:
+                return [None] * len(items)
+            token_rows, actor_rows = _token_rows(accepted)
+            if has_nul(token_rows) or has_nul(actor_rows):
+                raise InvalidRequest("invalid_parameter", "a NUL character in a value sent to PostgreSQL")
+            await cursor.executemany(_PG_INSERT_TOKEN, token_rows)
+            if actor_rows:
+                await cursor.executemany(_PG_INSERT_ACTOR, actor_rows)
+            now = self._clock.now()
+            audit_rows, written = chain_after(await head.fetchone(), [(event, now) for _, event in accepted])
+            await cursor.executemany(PG_INSERT, audit_rows)
+        return _results(items, accepted, written)
+
+    async def aclose(self) -> None:
+        """Close this loop's async PostgreSQL connection (the app's shutdown)."""
+        writer = self._pg_writers.pop(asyncio.get_running_loop(), None)
+        if writer is not None:
+            await writer.aclose()
 
     def _writer_thread(self) -> ThreadPoolExecutor:
         with self._writer_lock:
@@ -167,11 +220,14 @@ class TokenStore:
             return self._writer
 
     def close(self) -> None:
-        """Stop the writer thread (after the writes it has been given)."""
+        """Stop the writer thread (after the writes it has been given) and close the async
+        PostgreSQL connections."""
         with self._writer_lock:
             writer, self._writer = self._writer, None
         if writer is not None:
             writer.shutdown(wait=True)
+        for pg_writer in list(self._pg_writers.values()):
+            pg_writer.close_now()
 
     def _record_issuances(self, items: Sequence[tuple[TokenRecord, AuditEvent]]) -> list[AuditRecord | None]:
         if self._db.is_sqlite:
