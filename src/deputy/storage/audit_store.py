@@ -69,8 +69,8 @@ def append_many_sqlite(cursor: sqlite3.Cursor, events: Sequence[tuple[AuditEvent
     return records
 
 
-_PG_HEAD = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-_PG_INSERT = (
+PG_HEAD = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+PG_INSERT = (
     "INSERT INTO audit_events (seq, event_id, time, type, outcome, client_id, subject, actors, audience, body,"
     " prev_hash, hash) VALUES (%(seq)s, %(event_id)s, %(time)s, %(type)s, %(outcome)s, %(client_id)s, %(subject)s,"
     " %(actors)s, %(audience)s, %(body)s, %(prev_hash)s, %(hash)s)"
@@ -83,7 +83,7 @@ def queue_head_pg(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
     round trip as the other statements queued before the first fetch. Pass the cursor to
     :func:`append_many_pg`."""
     head = conn.cursor()
-    head.execute(_PG_HEAD)
+    head.execute(PG_HEAD)
     return head
 
 
@@ -94,11 +94,8 @@ def append_many_pg(
     in the same transaction: the same rows, the same chain."""
     rows, records = chain_after(head.fetchone(), events)
     if rows:
-        cursor.executemany(_PG_INSERT, rows)
+        cursor.executemany(PG_INSERT, rows)
     return records
-
-
-PG_HEAD, PG_INSERT = _PG_HEAD, _PG_INSERT  # for the async writer (TokenStore on an event loop)
 
 
 def chain_after(

@@ -60,11 +60,3 @@ class LineageCache:
         with self._lock:
             self._generation += 1
             self._entries.clear()
-
-    @property
-    def cache_hits(self) -> int:
-        return self.hits
-
-    @property
-    def cache_misses(self) -> int:
-        return self.misses
